@@ -27,8 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # `serve` monkey-patches before anything else; it must be the first import of
-    # gevent in the process, so no gevent import happens above this line.
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:
+        # DESIGN.md: patch_all() is the first thing `serve` does, before any module
+        # (pydantic, logging, redis) has imported threading or socket.
+        from gevent import monkey
+
+        monkey.patch_all()
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -1,0 +1,106 @@
+"""Deployment settings of the engine: environment variables ``CALLFLOW_*`` and the
+matching ``callflow serve`` flags (a flag wins over the environment).
+
+Every setting has a default that runs the embedded example on a developer's machine;
+production sets folders, templates and limits explicitly (see README, operator guide).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+def parse_address(value: str, what: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` too) -> (host, port), with a clear error."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{what}: expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CALLFLOW_", extra="forbid")
+
+    rules: str = Field("examples/rules.yaml", description="rules source: a YAML/JSON file path")
+    listen: str = Field("127.0.0.1:8084", description="outbound event-socket address FreeSWITCH dials")
+    http_listen: str = Field("127.0.0.1:8090", description="address of /health and /metrics")
+    media_dir: Path = Field(Path("media"), description="folder of the configured audio names")
+    recordings_dir: Path = Field(Path("var/recordings"), description="record: true conversations")
+    voicemail_dir: Path = Field(Path("var/voicemail"), description="voicemail recordings")
+    dial_e164_template: str = Field("sofia/gateway/default/{e164}",
+                                    description="endpoint for E.164 targets; {e164} {digits}")
+    dial_sip_template: str = Field("sofia/external/{uri}",
+                                   description="endpoint for sip: targets; {uri} is user@host")
+    allowed_prefixes: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="comma-separated destination prefixes allowed (empty: any)")
+    max_calls: int = Field(500, ge=1, description="concurrent calls; beyond it calls are refused")
+    max_call_seconds: int = Field(4 * 3600, ge=60, description="upper bound of any call")
+    command_timeout: float = Field(5.0, gt=0, description="seconds FreeSWITCH has to reply")
+    linger_seconds: int = Field(30, ge=1, description="linger after hangup, for cleanup events")
+    drain_seconds: float = Field(60.0, ge=0, description="SIGTERM: wait this long for calls")
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("allowed_prefixes", mode="before")
+    @classmethod
+    def _split_prefixes(cls, v):
+        if isinstance(v, str):
+            return tuple(p.strip() for p in v.split(",") if p.strip())
+        return v
+
+    @field_validator("listen", "http_listen")
+    @classmethod
+    def _address(cls, v: str, info):
+        parse_address(v, info.field_name)
+        return v
+
+    @field_validator("dial_e164_template")
+    @classmethod
+    def _e164_template(cls, v: str):
+        return _check_template(v, {"e164", "digits"})
+
+    @field_validator("dial_sip_template")
+    @classmethod
+    def _sip_template(cls, v: str):
+        return _check_template(v, {"uri"})
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        return parse_address(self.listen, "listen")
+
+    @property
+    def http_address(self) -> tuple[str, int]:
+        return parse_address(self.http_listen, "http_listen")
+
+
+def _check_template(v: str, allowed: set[str]) -> str:
+    import string
+
+    names = {name for _, name, _, _ in string.Formatter().parse(v) if name is not None}
+    if not names or not names <= allowed:
+        raise ValueError(f"placeholders must be among {sorted(allowed)}, got {sorted(names)}")
+    # What is left once the placeholders are taken out reaches FreeSWITCH verbatim:
+    # none of it may open a variable block or separate endpoints.
+    rest = v
+    for name in allowed:
+        rest = rest.replace("{" + name + "}", "")
+    if any(c in rest for c in "{}[]<>,|^$ \t\r\n"):
+        raise ValueError("must not contain spaces, CR/LF, $ or dial-string separators {}[]<>,|^")
+    return v
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per setting, defaulting to None so the environment stays in force."""
+    for name, field in Settings.model_fields.items():
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
+                            help=f"{field.description or name} (env CALLFLOW_{name.upper()})")
+
+
+def from_args(args: argparse.Namespace) -> Settings:
+    given = {k: getattr(args, k) for k in Settings.model_fields if getattr(args, k, None) is not None}
+    return Settings(**given)
