@@ -1,0 +1,61 @@
+"""`callflow plan FILE NUMBER [--caller C] [--at ISO8601]`: what a call would get.
+
+Prints ``Plan.to_json()`` (indent 2) on stdout. ``--at`` without an offset is local time
+in the number's zone (for an unknown number, ``defaults.timezone``); a local time that
+does not exist or happens twice (DST) is read with ``fold=0``, i.e. the offset in force
+before the change. Default: now. No ``--caller`` means a withheld number. An unknown
+number prints its refusal plan (exit 0) with a warning on stderr. A bad file exits 1
+with every error on stderr; a bad ``--at`` exits 2. Imports nothing from gevent.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from rules.errors import ConfigError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("plan", help="show the plan a call would get",
+                                   description="Show the plan a call to NUMBER would get.")
+    parser.add_argument("file", help="configuration file (YAML or JSON)")
+    parser.add_argument("number", help="the called number, in any notation")
+    parser.add_argument("--caller", default=None, help="the caller's number (default: withheld)")
+    parser.add_argument("--at", default=None, metavar="ISO8601",
+                        help="the instant, e.g. 2026-11-27T10:00 (local) or "
+                             "2026-11-27T13:00Z (default: now)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rules.loader import load_file
+    from rules.planner import plan_call
+
+    at = None
+    if args.at is not None:
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError:
+            print(f"callflow plan: --at {args.at!r} is not an ISO 8601 date and time",
+                  file=sys.stderr)
+            return 2
+    try:
+        ruleset = load_file(args.file)
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return 1
+    number = ruleset.find(args.number)
+    if at is None:
+        at = datetime.now(timezone.utc)
+    elif at.tzinfo is None:
+        zone = number.tz if number is not None else ZoneInfo(ruleset.defaults.timezone)
+        at = at.replace(tzinfo=zone)
+    plan = plan_call(ruleset, args.number, args.caller, at)
+    if not plan.known:
+        print(f"warning: {plan.number or args.number} is not configured", file=sys.stderr)
+    print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False))
+    return 0

@@ -1,0 +1,167 @@
+"""Phone number normalisation: every notation a user or a carrier writes, to E.164.
+
+Contract:
+
+* ``normalise_number(text, region)`` is for configured numbers (the keys under
+  ``numbers:``, forwarding destinations, ``callers`` patterns). It returns the E.164 form
+  (``"+551140040000"``) or raises ``NumberError`` with a message meant for the user.
+  Only digits, spaces and ``+ - . ( ) /`` are accepted (no vanity letters, no extensions),
+  and the result must be a valid number for ``phonenumbers``' metadata.
+* ``normalise_caller(text, region)`` is for the caller ID of a live call. It never raises:
+  withheld numbers (``None``, ``""``, ``anonymous``, ``restricted``, ``unknown``, ``private``,
+  ``unavailable``, any case) and anything that is not a phone number give ``ANONYMOUS``;
+  everything else gives E.164 (validity is not required: a caller's number is a fact,
+  not a configuration). Results are cached (bounded), with a fast path for ``+digits``.
+* ``normalise_called(text, region)`` is the same for the dialled number (the DID), but
+  returns ``None`` instead of ``ANONYMOUS``.
+
+``region`` is an ISO 3166 code (``"BR"``) used for numbers written without ``+CC``;
+``None`` means such numbers are refused (configuration) or unknown (calls).
+
+How Brazilian notations come out (``phonenumbers`` decides; we do not second-guess it):
+
+* ``"+55 11 4004-0000"``, ``"(11) 4004-0000"``, ``"011 4004-0000"`` -> ``+551140040000``
+  (a 4004/3003 "número único" written with an area code is an ordinary fixed line).
+* ``"4004-0000"`` (no area code, as the public dials it) -> ``+5540040000``: a national
+  shared-cost number. This is a *different* key from ``+551140040000``; configure the form
+  your carrier delivers on the trunk.
+* ``"0800 123 4567"`` -> ``+558001234567`` (toll free).
+* ``"11988887777"``, ``"011988887777"``, ``"0 21 11 98888-7777"`` (carrier-selection code
+  21) -> ``+5511988887777``.
+"""
+from __future__ import annotations
+
+import functools
+import re
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+
+from rules.plan import ANONYMOUS
+
+__all__ = ["NumberError", "normalise_number", "normalise_caller", "normalise_called",
+           "region_of", "is_e164"]
+
+
+class NumberError(ValueError):
+    """A configured number could not be normalised; the message is for the user."""
+
+
+# Letters are refused on purpose: phonenumbers maps them to keypad digits ("1-800-FLOWERS"),
+# which in a caller ID or a configuration is far more likely junk than a vanity number.
+_NOTATION = re.compile(r"[+\d\s().\-/]+")
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_WITHHELD = frozenset({"", "anonymous", "restricted", "unknown", "private", "unavailable"})
+
+
+def is_e164(text: str) -> bool:
+    """True when ``text`` is already in canonical ``+digits`` form (7 to 15 digits)."""
+    return _E164.fullmatch(text) is not None
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    if not _NOTATION.fullmatch(text) or not any(c.isdigit() for c in text):
+        return None
+    try:
+        return phonenumbers.parse(text, region)
+    except NumberParseException:
+        return None
+
+
+def _canonical_is_valid(text: str) -> bool | None:
+    """Validity of a ``+digits`` string without ``phonenumbers.parse``.
+
+    Parsing is three quarters of the cost of checking a number, and stores and generated
+    files hold canonical E.164 almost always; loading 100k numbers must stay in seconds.
+    Country codes are prefix-free, so the first 1-3 digits known to ``phonenumbers`` are
+    the country code. Returns None (not sure: use the full parser) when the national part
+    starts with 0, where ``parse`` may strip a trunk prefix or set a leading-zero flag.
+    """
+    digits = text[1:]
+    for k in (1, 2, 3):
+        cc = int(digits[:k])
+        if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            national = digits[k:]
+            if not national or national[0] == "0":
+                return None
+            number = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national))
+            return phonenumbers.is_valid_number(number) or None
+    return None
+
+
+@functools.lru_cache(maxsize=262_144)
+def normalise_number(text: str, region: str | None) -> str:
+    if _E164.fullmatch(text) and _canonical_is_valid(text):
+        return text
+    stripped = text.strip()
+    if not _NOTATION.fullmatch(stripped) or not any(c.isdigit() for c in stripped):
+        raise NumberError("not a phone number (only digits, spaces and + - . ( ) / are allowed)")
+    if not stripped.startswith("+") and region is None:
+        raise NumberError("needs a +country code (no defaults.region is set)")
+    try:
+        parsed = phonenumbers.parse(stripped, region)
+    except NumberParseException:
+        raise NumberError("not a phone number") from None
+    if not phonenumbers.is_valid_number(parsed):
+        where = "" if stripped.startswith("+") else f" (read with region {region})"
+        raise NumberError(f"not a valid phone number{where}")
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
+@functools.lru_cache(maxsize=1024)
+def _region_for_code(code: str) -> str | None:
+    for k in (1, 2, 3):
+        cc = int(code[:k])
+        if cc in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            region = phonenumbers.region_code_for_country_code(cc)
+            return None if region == phonenumbers.UNKNOWN_REGION else region
+    return None
+
+
+def region_of(e164: str) -> str | None:
+    """The main ISO region of an E.164 number's country code (``"BR"`` for ``+55...``),
+    used to read callers written in national notation."""
+    return _region_for_code(e164[1:4]) if is_e164(e164) else None
+
+
+@functools.lru_cache(maxsize=512)
+def _country_code(region: str | None) -> int:
+    return phonenumbers.country_code_for_region(region) if region else 0
+
+
+@functools.lru_cache(maxsize=65_536)
+def _normalise_live(text: str, region: str | None) -> str | None:
+    stripped = text.strip()
+    if stripped.lower() in _WITHHELD:
+        return None
+    if _E164.fullmatch(stripped):
+        return stripped
+    # Trunks often send bare national digits ("11988887777"). When "+CC" + digits is a
+    # valid number, that is what phonenumbers.parse would say too (it keeps a valid
+    # national reading), at a quarter of the cost; anything else takes the full parser.
+    cc = _country_code(region)
+    if cc and stripped.isdigit() and stripped[0] != "0":
+        candidate = f"+{cc}{stripped}"
+        if _E164.fullmatch(candidate) and _canonical_is_valid(candidate):
+            return candidate
+    parsed = _parse(stripped, region)
+    if parsed is None or parsed.extension:
+        return None
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
+def normalise_caller(text: str | None, region: str | None) -> str:
+    # The fast path skips even the cache lookup: most trunks already send E.164.
+    if text is None:
+        return ANONYMOUS
+    if text[:1] == "+" and _E164.fullmatch(text):
+        return text
+    return _normalise_live(text, region) or ANONYMOUS
+
+
+def normalise_called(text: str | None, region: str | None) -> str | None:
+    if not text:
+        return None
+    if text[:1] == "+" and _E164.fullmatch(text):
+        return text
+    return _normalise_live(text, region)

@@ -1,0 +1,56 @@
+"""`callflow plan`: the plan a call would get, as JSON."""
+import json
+
+
+def test_plan_local_time_in_the_numbers_zone(callflow, example):
+    r = callflow("plan", example, "+55 11 4004-0000", "--caller", "21988887777",
+                 "--at", "2026-11-27T10:00")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert list(plan) == ["number", "caller", "local_time", "start", "hangup", "forward",
+                          "voicemail", "end", "trace"]
+    assert plan["number"] == "+551140040000"
+    assert plan["caller"] == "+5521988887777"
+    assert plan["local_time"] == "2026-11-27T10:00:00-03:00"
+    assert plan["start"] == ["welcome.wav"]
+    assert [f["to"] for f in plan["forward"]] == [
+        ["+5511999990000"], ["sip:ana@pbx.example.com", "+5521988880000"], ["+5521977770000"]]
+    assert plan["forward"][0] == {"to": ["+5511999990000"], "ring_seconds": 20, "record": True}
+    assert plan["end"] == ["thanks.wav"]
+    assert r.stdout.startswith('{\n  "number"')   # indent 2
+
+
+def test_plan_with_offset_and_no_caller(callflow, example):
+    # 2026-11-29T06:00Z is Sunday 03:00 in Sao Paulo: the hangup entry holds.
+    r = callflow("plan", example, "+551140040000", "--at", "2026-11-29T06:00:00Z")
+    plan = json.loads(r.stdout)
+    assert plan["caller"] == "anonymous"
+    assert plan["hangup"] == "CALL_REJECTED"
+    assert plan["forward"] == [] and plan["voicemail"] is None
+    assert plan["start"] == ["closed.wav"]
+
+
+def test_plan_past_midnight_window(callflow, example):
+    r = callflow("plan", example, "0800 123 4567", "--caller", "+5511988887777",
+                 "--at", "2026-11-28T03:00")
+    plan = json.loads(r.stdout)
+    assert plan["forward"] == [{"to": ["+5511988881111"], "ring_seconds": 45, "record": False}]
+
+
+def test_unknown_number(callflow, example):
+    r = callflow("plan", example, "+5511333300000", "--at", "2026-11-27T10:00")
+    assert r.returncode == 0
+    plan = json.loads(r.stdout)
+    assert plan["hangup"] == "UNALLOCATED_NUMBER"
+    assert plan["local_time"] == "2026-11-27T10:00:00-03:00"   # defaults.timezone
+    assert "is not configured" in r.stderr
+
+
+def test_bad_file_and_bad_time(callflow, example, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('numbers:\n  "+551140040000": {forwarding: [{to: "+5511999990000", ring_seconds: 1}]}\n')
+    r = callflow("plan", bad, "+551140040000")
+    assert r.returncode == 1
+    assert r.stderr == "numbers.+551140040000.forwarding[0].ring_seconds: must be between 5 and 300\n"
+    r = callflow("plan", example, "+551140040000", "--at", "tomorrow")
+    assert r.returncode == 2
