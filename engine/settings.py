@@ -43,6 +43,23 @@ class Settings(BaseSettings):
     command_timeout: float = Field(5.0, gt=0, description="seconds FreeSWITCH has to reply")
     linger_seconds: int = Field(30, ge=1, description="linger after hangup, for cleanup events")
     drain_seconds: float = Field(60.0, ge=0, description="SIGTERM: wait this long for calls")
+    # Redis (issue "Redis"): used when `rules` is a redis:// or rediss:// URL.
+    redis_stream_maxlen: int = Field(1_000_000, ge=1000,
+                                     description="approximate cap of the callflow:calls stream")
+    redis_buffer_size: int = Field(10_000, ge=0,
+                                   description="call records kept locally while Redis is away")
+    redis_version_check_seconds: float = Field(5.0, gt=0,
+                                               description="period of the missed-update check")
+    # Voicemail e-mail (issue "Voicemail e-mail").
+    spool_dir: Path = Field(Path("var/spool"), description="durable voicemail e-mail jobs")
+    smtp_url: str = Field("", description="smtp://, smtp+starttls:// or smtps://user:pass@host:port; "
+                                          "empty: voicemails stay on disk, logged")
+    mail_from: str = Field("callflow@localhost", description="From: of voicemail e-mails")
+    mail_max_age_seconds: float = Field(3 * 86400, gt=0,
+                                        description="retry a job this long, then move it to failed/")
+    mail_max_attachment_bytes: int = Field(0, ge=0,
+                                           description="larger WAVs are not attached (0: no limit)")
+    mail_templates_dir: Path | None = Field(None, description="subject.txt / body.txt overrides")
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -1,0 +1,44 @@
+"""Everything a call's steps share: the plan, the deployment's folders and dial
+templates, the voicemail hand-off, the logger and the call record being built."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from engine.dialstring import DialTemplates
+from engine.records import CallRecord
+from rules.plan import Plan
+
+
+@dataclass
+class Services:
+    """Process-wide collaborators, built once by the service."""
+
+    media_dir: Path
+    recordings_dir: Path
+    voicemail_dir: Path
+    templates: DialTemplates
+    voicemail_sink: "object"
+    silence_threshold: int = 200
+    silence_hits: int = 3
+
+
+@dataclass
+class CallContext:
+    call: "object"
+    plan: Plan
+    services: Services
+    record: CallRecord
+    log: "object"
+    started: datetime = field(default_factory=datetime.now)
+
+    def media_path(self, audio: str) -> str:
+        # Audio names were validated at load time as relative, without "..".
+        return str(self.services.media_dir / audio)
+
+    def dated_path(self, root: Path) -> Path:
+        d = self.record.started_at
+        folder = root / f"{d:%Y}" / f"{d:%m}" / f"{d:%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{self.record.uuid}.wav"

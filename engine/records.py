@@ -1,0 +1,44 @@
+"""The call record: one JSON line per finished call, for ops and for the call statement.
+
+Fields (the contract of the ``callflow.record`` log line and, later, of the Redis
+stream): uuid, number, caller, started_at, ended_at, outcome, attempts (each ``to``,
+``result``, ``seconds``), recording, voicemail, hangup_cause, trace.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+log = logging.getLogger("callflow.record")
+
+
+@dataclass
+class Attempt:
+    to: list[str]
+    result: str
+    seconds: float
+
+
+@dataclass
+class CallRecord:
+    uuid: str
+    number: str
+    caller: str
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    ended_at: datetime | None = None
+    outcome: str = "missed"
+    attempts: list[Attempt] = field(default_factory=list)
+    recording: str | None = None
+    voicemail: str | None = None
+    hangup_cause: str | None = None
+    trace: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["started_at"] = self.started_at.isoformat()
+        out["ended_at"] = self.ended_at.isoformat() if self.ended_at else None
+        return out
+
+    def emit(self) -> None:
+        log.info("call finished", extra={"uuid": self.uuid, "fields": {"record": self.to_json()}})

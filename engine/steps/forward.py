@@ -1,0 +1,102 @@
+"""Step: one forward attempt, a single ``bridge`` ringing its targets for ring_seconds.
+
+Before the bridge, FreeSWITCH is told to give control back whatever happens
+(``continue_on_fail=true``, ``hangup_after_bridge=false``; transcript 06b shows that
+without them a failed bridge hangs the caller up) and the variables that report a
+bridge's result are cleared, because FreeSWITCH leaves them stale from the previous
+attempt (transcripts README: ``originate_failed_cause`` kept ``USER_BUSY`` after a
+success). The result is read only from the bridge's own ``CHANNEL_EXECUTE_COMPLETE``:
+values seen while still ringing are not results (transcript 05).
+
+``record: true`` starts ``record_session`` into ``recordings/{yyyy}/{mm}/{dd}/{uuid}.wav``
+before the bridge. Returns answered, no_answer, busy, failed or caller_gone.
+"""
+from __future__ import annotations
+
+import time
+
+from engine import dialstring, metrics
+from engine.outcomes import Outcome
+from engine.records import Attempt
+from rules.errors import CallerGone
+from rules.plan import ForwardAttempt
+
+# Cleared before each bridge so that a result can only come from this attempt: the
+# ones ``classify`` and the log read. (originate_failed_cause is stale after a success
+# too, transcript 02, so it is never read.)
+RESULT_VARIABLES = ("originate_disposition", "DIALSTATUS", "bridge_hangup_cause")
+
+# originate_disposition / DIALSTATUS values -> outcome (transcripts README, "Bridge
+# outcomes", and FreeSWITCH's switch_channel_cause2str names).
+_ANSWERED = {"SUCCESS", "ANSWER"}
+_NO_ANSWER = {"NO_ANSWER", "NOANSWER", "ALLOTTED_TIMEOUT", "NO_USER_RESPONSE",
+              "RECOVERY_ON_TIMER_EXPIRE", "PROGRESS_TIMEOUT"}
+_BUSY = {"USER_BUSY", "BUSY"}
+_GONE = {"ORIGINATOR_CANCEL", "CANCEL"}
+
+
+def classify(complete) -> Outcome:
+    """Outcome of a bridge from its CHANNEL_EXECUTE_COMPLETE event."""
+    disposition = complete.get("variable_originate_disposition") or ""
+    dialstatus = complete.get("variable_DIALSTATUS") or ""
+    for value in (disposition, dialstatus):
+        if value in _ANSWERED:
+            return Outcome.ANSWERED
+        if value in _GONE:
+            return Outcome.CALLER_GONE
+        if value in _BUSY:
+            return Outcome.BUSY
+        if value in _NO_ANSWER:
+            return Outcome.NO_ANSWER
+    return Outcome.FAILED
+
+
+def prepare(ctx) -> None:
+    """Once per call, before the first bridge."""
+    ctx.call.set("continue_on_fail", "true")
+    ctx.call.set("hangup_after_bridge", "false")
+
+
+def run(ctx, attempt: ForwardAttempt, index: int) -> Outcome:
+    call, log = ctx.call, ctx.log
+    dial = dialstring.build(attempt, ctx.services.templates)
+    bridged = {"at": None}
+
+    def on_bridge(event):
+        if event.get("Event-Name") == "CHANNEL_BRIDGE" and bridged["at"] is None:
+            bridged["at"] = time.monotonic()
+            log.info("forward answered", fields={"attempt": index, "to": list(attempt.to)})
+
+    started = time.monotonic()
+    outcome = Outcome.CALLER_GONE
+    remove_callback = call.on_event(on_bridge)
+    try:
+        for name in RESULT_VARIABLES:
+            call.unset(name)
+        if attempt.record:
+            path = ctx.dated_path(ctx.services.recordings_dir)
+            call.record_session(str(path))
+            ctx.record.recording = str(path)
+            log.info("recording conversation", fields={"path": str(path)})
+        log.info("forwarding", fields={"attempt": index, "to": list(attempt.to),
+                                       "ring_seconds": attempt.ring_seconds, "dial": dial})
+        complete = call.bridge(dial, attempt.ring_seconds)
+        outcome = classify(complete)
+        log.info("forward result", fields={
+            "attempt": index, "result": outcome.value,
+            "originate_disposition": complete.get("variable_originate_disposition"),
+            "DIALSTATUS": complete.get("variable_DIALSTATUS"),
+            "bridge_hangup_cause": complete.get("variable_bridge_hangup_cause")})
+        return outcome
+    except CallerGone:
+        # The caller hung up while ringing or talking: a conversation that had started
+        # still counts as answered (the call record must say the forward worked).
+        outcome = Outcome.ANSWERED if bridged["at"] is not None else Outcome.CALLER_GONE
+        log.info("caller hung up during forward",
+                 fields={"attempt": index, "result": outcome.value})
+        raise
+    finally:
+        remove_callback()
+        metrics.ATTEMPTS.labels(outcome.value).inc()
+        ctx.record.attempts.append(Attempt(list(attempt.to), outcome.value,
+                                           round(time.monotonic() - started, 3)))

@@ -1,0 +1,138 @@
+"""Run a real `callflow serve` in a subprocess for end-to-end tests.
+
+The engine listens on free loopback ports; its JSON log goes to a file the tests read
+(call records, decisions). ``EngineProcess.records()`` returns the call records logged
+so far, ``wait_record(uuid)`` waits for one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import wave
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_wav(path: Path, seconds: float = 0.5, rate: int = 8000) -> Path:
+    import math
+    import struct
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / rate)))
+                      for i in range(int(seconds * rate)))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+    return path
+
+
+class EngineProcess:
+    def __init__(self, tmp: Path, rules_text: str, media: list[str] = (), env: dict | None = None):
+        self.tmp = tmp
+        self.rules = tmp / "rules.yaml"
+        self.rules.write_text(rules_text)
+        self.media_dir = tmp / "media"
+        self.media_dir.mkdir(exist_ok=True)
+        for name in media:
+            write_wav(self.media_dir / name)
+        self.recordings_dir = tmp / "recordings"
+        self.voicemail_dir = tmp / "voicemail"
+        self.port = free_port()
+        self.http_port = free_port()
+        self.log_path = tmp / "engine.log"
+        self.env = {
+            **os.environ,
+            "CALLFLOW_RULES": str(self.rules),
+            "CALLFLOW_LISTEN": f"127.0.0.1:{self.port}",
+            "CALLFLOW_HTTP_LISTEN": f"127.0.0.1:{self.http_port}",
+            "CALLFLOW_MEDIA_DIR": str(self.media_dir),
+            "CALLFLOW_RECORDINGS_DIR": str(self.recordings_dir),
+            "CALLFLOW_VOICEMAIL_DIR": str(self.voicemail_dir),
+            "CALLFLOW_LOG_FORMAT": "json",
+            "CALLFLOW_LOG_LEVEL": "DEBUG",
+            "CALLFLOW_COMMAND_TIMEOUT": "2",
+            "CALLFLOW_LINGER_SECONDS": "5",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 15.0) -> "EngineProcess":
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve"], cwd=REPO,
+                                     env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"engine exited {self.proc.returncode}:\n{self.log_text()}")
+            try:
+                self.health()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"engine did not come up:\n{self.log_text()}")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    def health(self) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/health", timeout=2) as r:
+            return json.loads(r.read())
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=2) as r:
+            return r.read().decode()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_lines(self) -> list[dict]:
+        out = []
+        for line in self.log_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def records(self) -> list[dict]:
+        return [l["record"] for l in self.log_lines() if l.get("msg") == "call finished"]
+
+    def wait_record(self, uuid: str, timeout: float = 10.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for r in self.records():
+                if r["uuid"] == uuid:
+                    return r
+            time.sleep(0.02)
+        raise AssertionError(f"no call record for {uuid}:\n{self.log_text()[-5000:]}")
+
+    def signal(self, sig=signal.SIGTERM) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self) -> int | None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+        return self.proc.returncode if self.proc else None
