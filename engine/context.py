@@ -2,8 +2,7 @@
 templates, the voicemail hand-off, the logger and the call record being built."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.dialstring import DialTemplates
@@ -31,7 +30,6 @@ class CallContext:
     services: Services
     record: CallRecord
     log: "object"
-    started: datetime = field(default_factory=datetime.now)
 
     def media_path(self, audio: str) -> str:
         # Audio names were validated at load time as relative, without "..".
