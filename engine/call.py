@@ -96,6 +96,9 @@ class Call:
     def record_session(self, path: str) -> None:
         self._execute("record_session", path)
 
+    def stop_record_session(self, path: str) -> None:
+        self._execute("stop_record_session", path)
+
     def record_start(self, path: str, max_seconds: int, silence_threshold: int,
                      silence_hits: int) -> str:
         """Start ``record`` and return its app uuid: the completion is awaited with

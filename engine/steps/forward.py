@@ -70,14 +70,15 @@ def run(ctx, attempt: ForwardAttempt, index: int) -> Outcome:
     started = time.monotonic()
     outcome = Outcome.CALLER_GONE
     remove_callback = call.on_event(on_bridge)
+    recording = None
     try:
         for name in RESULT_VARIABLES:
             call.unset(name)
         if attempt.record:
-            path = ctx.dated_path(ctx.services.recordings_dir)
-            call.record_session(str(path))
-            ctx.record.recording = str(path)
-            log.info("recording conversation", fields={"path": str(path)})
+            recording = str(ctx.dated_path(ctx.services.recordings_dir))
+            call.record_session(recording)
+            ctx.record.recording = recording
+            log.info("recording conversation", fields={"path": recording})
         log.info("forwarding", fields={"attempt": index, "to": list(attempt.to),
                                        "ring_seconds": attempt.ring_seconds, "dial": dial})
         complete = call.bridge(dial, attempt.ring_seconds)
@@ -87,6 +88,13 @@ def run(ctx, attempt: ForwardAttempt, index: int) -> Outcome:
             "originate_disposition": complete.get("variable_originate_disposition"),
             "DIALSTATUS": complete.get("variable_DIALSTATUS"),
             "bridge_hangup_cause": complete.get("variable_bridge_hangup_cause")})
+        if recording:
+            # "record: true records that conversation": not the ringback of a failed
+            # attempt, nor the voicemail or messages that may follow on this channel.
+            call.stop_record_session(recording)
+            if outcome is not Outcome.ANSWERED:
+                ctx.record.recording = None
+                log.info("recording discarded: attempt not answered", fields={"path": recording})
         return outcome
     except CallerGone:
         # The caller hung up while ringing or talking: a conversation that had started

@@ -192,3 +192,19 @@ def test_metrics_and_health_after_calls(engine, sim):
     assert "callflow_plan_seconds_bucket" in text
     h = engine.health()
     assert h["status"] == "ok" and h["numbers_loaded"] == 9 and h["calls_active"] == 0
+
+
+def test_recording_stops_after_the_conversation(engine, sim):
+    r = sim.place_call(destination_number="+551140040005")
+    names = app_names(r)
+    rec = engine.wait_record(r.uuid)
+    assert names.index("bridge") < names.index("stop_record_session")
+    assert r.apps[names.index("stop_record_session")][1] == rec["recording"]
+
+
+def test_unanswered_recorded_attempt_keeps_no_recording(engine, sim):
+    sim.targets["+5511900000001"] = Target.busy()
+    r = sim.place_call(destination_number="+551140040005")
+    rec = engine.wait_record(r.uuid)
+    assert "stop_record_session" in app_names(r)
+    assert rec["recording"] is None and rec["attempts"][0]["result"] == "busy"
