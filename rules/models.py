@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from rules.destinations import check_audio, check_destination, check_email, destination_allowed
 from rules.hangup_causes import DEFAULT_CAUSE, HANGUP_CAUSES
@@ -64,7 +65,20 @@ def _between(lo: int, hi: int):
 
 
 def _one_or_many(value: Any) -> Any:
-    return [value] if isinstance(value, (str, date)) else value
+    """One item or a list of them, never an empty list.
+
+    The emptiness check lives here rather than in ``Field(min_length=1)`` because a
+    length constraint behind a before-validator runs as a second Python call per list;
+    this is the same check with the same error (``too_short``), one call instead of two.
+    Anything else (a mapping, a number) goes on to the list validator, which refuses it.
+    """
+    if isinstance(value, (str, date)):
+        return [value]
+    if isinstance(value, list) and not value:
+        raise PydanticCustomError("too_short", "List should have at least 1 item after "
+                                  "validation, not 0", {"field_type": "List", "min_length": 1,
+                                                        "actual_length": 0})
+    return value
 
 
 def _destination(value: str, info: ValidationInfo) -> str:
@@ -101,7 +115,9 @@ def _date_item(value: Any) -> str:
 
 
 def _many(item: Any):
-    return Annotated[list[item], BeforeValidator(_one_or_many), Field(min_length=1)]
+    # minItems keeps the JSON schema (rules.api documents it) what Field(min_length=1) gave.
+    return Annotated[list[item], BeforeValidator(_one_or_many),
+                     Field(json_schema_extra={"minItems": 1})]
 
 
 Audio = Annotated[str, AfterValidator(check_audio)]

@@ -11,7 +11,9 @@ Contract:
   withheld numbers (``None``, ``""``, ``anonymous``, ``restricted``, ``unknown``, ``private``,
   ``unavailable``, any case) and anything that is not a phone number give ``ANONYMOUS``;
   everything else gives E.164 (validity is not required: a caller's number is a fact,
-  not a configuration). Results are cached (bounded), with a fast path for ``+digits``.
+  not a configuration). Results are cached (bounded), with a fast path for ``+digits``
+  and one for plain national notation (``_national_fast``: same answer as phonenumbers,
+  proved by tests, without its full parse), so a caller seen for the first time stays cheap.
 * ``normalise_called(text, region)`` is the same for the dialled number (the DID), but
   returns ``None`` instead of ``ANONYMOUS``.
 
@@ -36,7 +38,9 @@ import re
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers.phonemetadata import PhoneMetadata
 
+from rules.phone_validity import is_valid_national
 from rules.plan import ANONYMOUS
 
 __all__ = ["NumberError", "normalise_number", "normalise_caller", "normalise_called",
@@ -76,6 +80,7 @@ def _canonical_is_valid(text: str) -> bool | None:
     Country codes are prefix-free, so the first 1-3 digits known to ``phonenumbers`` are
     the country code. Returns None (not sure: use the full parser) when the national part
     starts with 0, where ``parse`` may strip a trunk prefix or set a leading-zero flag.
+    The validity test itself is ``rules.phone_validity`` (phonenumbers' answer, faster).
     """
     digits = text[1:]
     for k in (1, 2, 3):
@@ -84,12 +89,15 @@ def _canonical_is_valid(text: str) -> bool | None:
             national = digits[k:]
             if not national or national[0] == "0":
                 return None
-            number = phonenumbers.PhoneNumber(country_code=cc, national_number=int(national))
-            return phonenumbers.is_valid_number(number) or None
+            # str(int(...)) is the national significant number phonenumbers would see
+            # (a \d in _E164 also admits non-ASCII digits).
+            return is_valid_national(cc, str(int(national))) or None
     return None
 
 
-@functools.lru_cache(maxsize=262_144)
+# Bounded well below the number of numbers a file holds: with the fast validity check a
+# miss on canonical E.164 costs a few microseconds, and 262k cached entries were ~40 MB.
+@functools.lru_cache(maxsize=16_384)
 def normalise_number(text: str, region: str | None) -> str:
     if _E164.fullmatch(text) and _canonical_is_valid(text):
         return text
@@ -98,6 +106,9 @@ def normalise_number(text: str, region: str | None) -> str:
         raise NumberError("not a phone number (only digits, spaces and + - . ( ) / are allowed)")
     if not stripped.startswith("+") and region is None:
         raise NumberError("needs a +country code (no defaults.region is set)")
+    fast = _national_fast(stripped, region)  # valid by construction, as parse would read it
+    if fast is not None:
+        return fast
     try:
         parsed = phonenumbers.parse(stripped, region)
     except NumberParseException:
@@ -124,9 +135,66 @@ def region_of(e164: str) -> str | None:
     return _region_for_code(e164[1:4]) if is_e164(e164) else None
 
 
+# Separators people and trunks put between digits; every one is phonenumbers punctuation.
+_SEPARATORS = str.maketrans("", "", " ().-/")
+
+
 @functools.lru_cache(maxsize=512)
-def _country_code(region: str | None) -> int:
-    return phonenumbers.country_code_for_region(region) if region else 0
+def _reading(region: str | None):
+    """How ``phonenumbers.parse`` reads national notation in ``region``: (country code,
+    international-prefix pattern, national-prefix pattern or None, transform rule), or
+    None when the region is unknown."""
+    metadata = PhoneMetadata.metadata_for_region(region.upper(), None) if region else None
+    if metadata is None or not metadata.country_code:
+        return None
+    npfp = metadata.national_prefix_for_parsing
+    return (metadata.country_code,
+            re.compile(metadata.international_prefix) if metadata.international_prefix else None,
+            re.compile(npfp) if npfp else None,
+            metadata.national_prefix_transform_rule or None)
+
+
+def _national_fast(text: str, region: str | None) -> str | None:
+    """``+CC`` + national digits for ``text`` written in ``region``'s national notation
+    (``11988887777``, ``(11) 98888-7777``, ``011 98888-7777``), or None: not sure, ask
+    ``phonenumbers.parse``.
+
+    Contract: a non-None result is exactly ``format_number(parse(text, region), E164)``
+    (``tests/rules/test_fast_numbers.py`` checks it against phonenumbers), at a tenth of
+    the cost. It only answers when the national number it reads is *valid*, which pins
+    down every choice ``parse`` makes on such plain input:
+
+    * only ASCII digits and `` ().-/``: no ``+``, no extension, no letters;
+    * no international prefix at the start (``parse`` would read a country code);
+    * a leading national prefix (BR: ``0``) is dropped: ``parse`` drops it whenever what
+      remains is plausible, which a valid number is. A prefix that also carries a carrier
+      code to transform (BR: ``0 21 11 ...``), or digits that start with the country code
+      as well as a prefix, are left to ``parse``;
+    * without a prefix, digits that happen to start with the country code (``55 ...``) are
+      kept whole, as ``parse`` does when the whole is plausible.
+    """
+    reading = _reading(region)
+    if reading is None:
+        return None
+    digits = text.translate(_SEPARATORS)
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    cc, idd, prefix, transform = reading
+    if idd is not None and idd.match(digits):
+        return None
+    found = prefix.match(digits) if prefix is not None else None
+    national = digits
+    if found is not None:
+        groups = found.groups()
+        if transform and groups and groups[-1] is not None:
+            return None  # parse would rewrite the digits (carrier code): let it
+        if found.end():
+            if digits.startswith(str(cc)):
+                return None  # parse might read the country code instead of the prefix
+            national = digits[found.end():]
+    if not national or national[0] == "0" or not is_valid_national(cc, national):
+        return None
+    return f"+{cc}{national}"
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -136,14 +204,10 @@ def _normalise_live(text: str, region: str | None) -> str | None:
         return None
     if _E164.fullmatch(stripped):
         return stripped
-    # Trunks often send bare national digits ("11988887777"). When "+CC" + digits is a
-    # valid number, that is what phonenumbers.parse would say too (it keeps a valid
-    # national reading), at a quarter of the cost; anything else takes the full parser.
-    cc = _country_code(region)
-    if cc and stripped.isdigit() and stripped[0] != "0":
-        candidate = f"+{cc}{stripped}"
-        if _E164.fullmatch(candidate) and _canonical_is_valid(candidate):
-            return candidate
+    # Trunks often send national notation; a plausible one needs no full parse.
+    fast = _national_fast(stripped, region)
+    if fast is not None:
+        return fast
     parsed = _parse(stripped, region)
     if parsed is None or parsed.extension:
         return None
