@@ -3,8 +3,9 @@
 The engine builds a ``VoicemailMessage`` once the recording is complete (also when the
 caller hung up mid-message) and calls ``sink.submit(message)``. ``submit`` must make the
 message durable before it returns: the call's greenlet moves on right after.
-``LoggingSink`` is the engine's default until a mailer is configured: it keeps the file
-where FreeSWITCH wrote it and logs where it is, so nothing is deleted.
+The engine's sink is ``engine.mailer.SpoolSink`` (a durable e-mail job per message).
+``LoggingSink`` keeps the file where FreeSWITCH wrote it and only logs where it is; it is
+left for tests and tools that run steps without a spool.
 """
 from __future__ import annotations
 
