@@ -1,67 +1,95 @@
 """The engine's in-memory configuration: the only thing a call's planner reads.
 
-``RulesCache`` holds the current ``RuleSet`` and swaps it whole on reload, so a call
-that already planned keeps its plan and a new call sees either the old or the new set,
-never a mix. An invalid configuration never replaces a good one: ``reload`` logs every
-error with its path and keeps what was in force.
+``RulesCache`` holds the current ``RuleSet`` and only ever swaps the reference: a whole
+new set (``load``, ``reload_if_changed``, ``install``) or a copy with some numbers
+replaced (``apply``, built with ``RuleSet.replace``). A call that already planned keeps
+its plan, and a new call sees either the old or the new set, never a mix. Nothing here
+does I/O on the call path: ``plan`` reads memory only.
+
+It works with either store (``rules.store``):
+
+* file: ``load()`` at start (an invalid file is fatal: ``ConfigError``), then
+  ``reload_if_changed()`` polled by the service; a changed file that is invalid is
+  logged with every error and the rules in force stay.
+* Redis: ``engine.rules_sync`` reads, validates and compiles, then calls ``install`` /
+  ``apply`` with the Redis version it read. Until the first ``install``, ``ready`` is
+  False and the service refuses calls (FreeSWITCH fails over) rather than answering
+  every number as unknown.
+
+``version`` is the file's reload count, or the ``callflow:version`` applied (the
+figure /health shows as ``rules_version``); ``loaded_at`` the wall time of the last swap.
 """
 from __future__ import annotations
 
 import logging
-import os
 import time
+from collections.abc import Mapping
 from datetime import datetime
 
-from rules import loader
+from rules.compiled import CompiledNumber
 from rules.errors import ConfigError
 from rules.planner import plan_call
+from rules.ruleset import RuleSet
+from rules.store import FileStore, RulesStore
 
 log = logging.getLogger("callflow.rules")
 
 
 class RulesCache:
-    def __init__(self, path: str, allowed_prefixes: tuple[str, ...] = ()):
-        self.path = path
-        self.allowed_prefixes = allowed_prefixes
-        self.ruleset = None
+    def __init__(self, source: RulesStore | str, allowed_prefixes: tuple[str, ...] = ()):
+        self.store = source if isinstance(source, RulesStore) else FileStore(source, allowed_prefixes)
+        self.allowed_prefixes = tuple(allowed_prefixes)
+        self.ruleset: RuleSet | None = None
         self.version = 0
         self.loaded_at: float | None = None
-        self._mtime: float | None = None
 
+    @property
+    def source(self) -> str:
+        return self.store.kind
+
+    @property
+    def ready(self) -> bool:
+        return self.ruleset is not None
+
+    # -- file store -----------------------------------------------------------------
     def load(self) -> None:
-        """First load: an invalid file is fatal (raises ConfigError)."""
-        self._mtime = self._stat()
-        self.ruleset = loader.load_file(self.path, allowed_prefixes=self.allowed_prefixes)
-        self.version += 1
-        self.loaded_at = time.time()
-        log.info("rules loaded", extra={"fields": {"path": self.path, "numbers": len(self.ruleset),
-                                                   "version": self.version}})
+        """First load of a file: an invalid file is fatal (raises ConfigError)."""
+        ruleset = self.store.load()
+        self.install(ruleset, self.version + 1)
+        log.info("rules loaded", extra={"fields": {"source": self.store.describe(),
+                                                   "numbers": len(ruleset), "version": self.version}})
 
     def reload_if_changed(self) -> bool:
         """Reload when the file changed; keep the old rules if the new ones are bad."""
-        mtime = self._stat()
-        if mtime is None or mtime == self._mtime:
+        store = self.store
+        if not isinstance(store, FileStore) or not store.changed():
             return False
-        self._mtime = mtime
         try:
-            ruleset = loader.load_file(self.path, allowed_prefixes=self.allowed_prefixes)
+            ruleset = store.load()
         except ConfigError as exc:
             log.error("rules file changed but is invalid; previous rules stay in force",
-                      extra={"fields": {"path": self.path, "errors": exc.lines()}})
+                      extra={"fields": {"path": store.path, "errors": exc.lines()}})
             return False
-        self.ruleset = ruleset
-        self.version += 1
-        self.loaded_at = time.time()
-        log.info("rules reloaded", extra={"fields": {"path": self.path, "numbers": len(ruleset),
+        self.install(ruleset, self.version + 1)
+        log.info("rules reloaded", extra={"fields": {"path": store.path, "numbers": len(ruleset),
                                                      "version": self.version}})
         return True
 
-    def _stat(self) -> float | None:
-        try:
-            return os.stat(self.path).st_mtime_ns
-        except OSError:
-            return None
+    # -- swaps ----------------------------------------------------------------------
+    def install(self, ruleset: RuleSet, version: int) -> None:
+        """Swap in a whole new set."""
+        self.ruleset = ruleset
+        self.version = version
+        self.loaded_at = time.time()
 
+    def apply(self, changes: Mapping[str, CompiledNumber | None], version: int) -> None:
+        """Swap in a copy with ``changes`` applied (None removes a number)."""
+        if changes:
+            self.ruleset = self.ruleset.replace(changes)
+            self.loaded_at = time.time()
+        self.version = version
+
+    # -- the call path --------------------------------------------------------------
     def plan(self, called: str, caller: str | None, at: datetime):
         return plan_call(self.ruleset, called, caller, at)
 

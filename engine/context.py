@@ -1,5 +1,6 @@
 """Everything a call's steps share: the plan, the deployment's folders and dial
-templates, the voicemail hand-off, the logger and the call record being built."""
+templates, the voicemail hand-off, the call-record sink, the logger and the call record
+being built."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ class Services:
     voicemail_sink: "object"
     silence_threshold: int = 200
     silence_hits: int = 3
+    # Where finished call records go besides the log line (``submit(record)``, must not
+    # block or raise: engine.call_log.CallRecordStream); None: the log line only.
+    record_sink: "object | None" = None
 
 
 @dataclass

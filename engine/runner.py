@@ -8,7 +8,8 @@ Only the runner decides what comes next, from the outcomes the steps return:
 
 A pure forward is never answered by us (the caller hears the target's ringback and is
 not charged for an unanswered forward). Cleanup (the call record, metrics, closing the
-socket) runs in ``finally`` whatever happened, so one broken call never leaks.
+socket) runs in ``finally`` whatever happened, so one broken call never leaks. The
+record is logged and handed to ``services.record_sink`` (the Redis stream), if any.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def run_call(conn, services: Services, planner, settings) -> CallRecord | None:
         clog.exception("unexpected error while running the call")
     finally:
         if record is not None:
-            _finish(call, record)
+            _finish(call, record, services.record_sink)
         if call.first_command_at is not None:
             metrics.SETUP_SECONDS.observe(call.first_command_at - call.accepted_at)
         call.close()
@@ -118,10 +119,16 @@ def _end_messages(ctx: CallContext) -> None:
         STEPS["play"](ctx, audio)
 
 
-def _finish(call: Call, record: CallRecord) -> None:
+def _finish(call: Call, record: CallRecord, sink=None) -> None:
     if record.outcome == CallOutcome.MISSED.value and any(a.result == "answered" for a in record.attempts):
         record.outcome = CallOutcome.ANSWERED.value
     record.ended_at = datetime.now(timezone.utc)
     record.hangup_cause = call.conn.hangup_cause or record.hangup_cause
     metrics.CALLS.labels(record.outcome).inc()
     record.emit()
+    if sink is not None:
+        try:
+            sink.submit(record)
+        except Exception:
+            # The record is in the log line already; a sink's bug must not cost the call.
+            log.exception("call record sink failed", extra={"uuid": record.uuid})
