@@ -1,0 +1,75 @@
+"""Settings of `callflow api`: environment variables ``CALLFLOW_*`` (the engine's pattern,
+``engine.settings``), several of them shared with the engine so one environment file can
+serve both.
+
+* ``CALLFLOW_RULES``: the Redis URL of the store (the API has no file mode: it writes).
+* ``CALLFLOW_API_LISTEN``: ``host:port`` (default ``127.0.0.1:8000``).
+* ``CALLFLOW_API_TOKENS_FILE``: the YAML file of bearer tokens (``rules.api.auth``).
+* ``CALLFLOW_RECORDINGS_DIR`` / ``CALLFLOW_VOICEMAIL_DIR``: the only folders audio is
+  served from (as the engine sees them: records hold absolute paths).
+* ``CALLFLOW_ALLOWED_PREFIXES``: the engine's destination allow-list; every write is
+  validated with it, so the API cannot store what the engines would refuse.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from rules.store import is_redis_url
+
+__all__ = ["ApiSettings", "parse_address"]
+
+
+def parse_address(value: str, what: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` too) -> (host, port), with a clear error.
+
+    The same rule as ``engine.settings.parse_address``, repeated here because importing
+    ``engine`` from ``rules`` would invert the packages' dependency."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{what}: expected HOST:PORT, got {value!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+class ApiSettings(BaseSettings):
+    # extra="ignore": the engine's own CALLFLOW_* variables may share the environment.
+    model_config = SettingsConfigDict(env_prefix="CALLFLOW_", extra="ignore")
+
+    rules: str = Field("redis://127.0.0.1:6379/0", description="the Redis store's URL")
+    api_listen: str = Field("127.0.0.1:8000", description="address the API listens on")
+    api_tokens_file: Path | None = Field(None, description="YAML file of bearer tokens (SHA-256)")
+    recordings_dir: Path = Field(Path("var/recordings"), description="recorded conversations")
+    voicemail_dir: Path = Field(Path("var/voicemail"), description="voicemail recordings")
+    allowed_prefixes: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="comma-separated destination prefixes allowed (empty: any)")
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("allowed_prefixes", mode="before")
+    @classmethod
+    def _split_prefixes(cls, v):
+        if isinstance(v, str):
+            return tuple(p.strip() for p in v.split(",") if p.strip())
+        return v
+
+    @field_validator("rules")
+    @classmethod
+    def _redis(cls, v: str) -> str:
+        if not is_redis_url(v):
+            raise ValueError("the API writes the Redis store: use a redis://, rediss:// or "
+                             "unix:// URL (files are managed with `callflow rules push`)")
+        return v
+
+    @field_validator("api_listen")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        parse_address(v, "api_listen")
+        return v
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        return parse_address(self.api_listen, "api_listen")
