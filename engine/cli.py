@@ -14,6 +14,8 @@ COMMANDS = (
     "engine.commands.serve",
     "engine.commands.rules",
     "engine.commands.plan",
+    "engine.commands.voicemail",
+    "engine.commands.api",
 )
 
 

@@ -10,6 +10,8 @@ Names and labels are part of the operator's contract (README, metric reference):
 - callflow_plan_seconds                   time to plan a call (histogram)
 - callflow_call_setup_seconds             connection accepted -> first call command
 - callflow_voicemails_total{result}       handed_over, too_short, lost
+- callflow_voicemail_emails_total{result} sent, deferred (will retry), failed (moved to failed/)
+- callflow_voicemail_spool_jobs{state}    jobs in the spool: pending, failed
 """
 from __future__ import annotations
 
@@ -33,6 +35,10 @@ SETUP_SECONDS = Histogram(
     buckets=(5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 1.0),
 )
 VOICEMAILS = Counter("callflow_voicemails", "Voicemails by result", ["result"], registry=REGISTRY)
+VOICEMAIL_EMAILS = Counter("callflow_voicemail_emails", "Voicemail e-mail attempts by result",
+                           ["result"], registry=REGISTRY)
+VOICEMAIL_SPOOL = Gauge("callflow_voicemail_spool_jobs", "Voicemail e-mail jobs in the spool",
+                        ["state"], registry=REGISTRY)
 
 
 def exposition() -> bytes:

@@ -9,6 +9,11 @@
 - SIGTERM/SIGINT: the listening socket closes (FreeSWITCH fails over to the next engine
   in its list), calls in progress get up to ``drain_seconds`` to finish, then the
   process exits 0.
+- Rules come from a file (polled for changes) or from Redis (``CALLFLOW_RULES=redis://``
+  or ``rediss://``): then ``engine.rules_sync`` keeps the cache in step in its own
+  greenlet, ``engine.call_log`` appends call records to the ``callflow:calls`` stream,
+  and until the first load from Redis calls are refused like at capacity. Nothing on a
+  call's path waits for Redis.
 """
 from __future__ import annotations
 
@@ -28,23 +33,35 @@ from engine.dialstring import DialTemplates
 from engine.esl import OutboundConnection, OutboundListener
 from engine.runner import run_call
 from engine.settings import Settings
-from engine.voicemail_handoff import LoggingSink
+from engine.mailer import Mailer
+from rules.store import open_store
 
 log = logging.getLogger("callflow.service")
 
 RELOAD_CHECK_SECONDS = 2.0
+# How long start() waits for the first load from Redis before listening anyway.
+REDIS_START_WAIT_SECONDS = 5.0
 
 
 class Service:
     def __init__(self, settings: Settings, voicemail_sink=None):
         self.settings = settings
-        self.rules = RulesCache(settings.rules, settings.allowed_prefixes)
+        self.rules = RulesCache(open_store(settings.rules, settings.allowed_prefixes),
+                                settings.allowed_prefixes)
+        self.rules_sync = self.call_log = None
+        if self.rules.source == "redis":
+            self._setup_redis()
+        # Voicemail e-mail: spool fsyncs run in the thread pool, so they block the call's
+        # greenlet (the job is durable before it moves on) but not the hub.
+        self.mailer = Mailer.from_settings(
+            settings, offload=lambda fn: gevent.get_hub().threadpool.apply(fn))
         self.services = Services(
             media_dir=settings.media_dir.resolve(),
             recordings_dir=settings.recordings_dir.resolve(),
             voicemail_dir=settings.voicemail_dir.resolve(),
             templates=DialTemplates(settings.dial_e164_template, settings.dial_sip_template),
-            voicemail_sink=voicemail_sink or LoggingSink(),
+            voicemail_sink=voicemail_sink or self.mailer.sink,
+            record_sink=self.call_log,
         )
         self.active = 0
         self.draining = False
@@ -56,10 +73,31 @@ class Service:
         self._reloader = None
 
     # -- lifecycle ------------------------------------------------------------------
+    def _setup_redis(self) -> None:
+        from engine.call_log import CallRecordStream
+        from engine.rules_sync import RedisRulesSync
+
+        store = self.rules.store
+        self.rules_sync = RedisRulesSync(store, self.rules, self.settings.redis_version_check_seconds)
+        self.call_log = CallRecordStream(store, self.settings.redis_stream_maxlen,
+                                         self.settings.redis_buffer_size)
+
+    def _load_rules(self) -> None:
+        if self.rules_sync is None:
+            self.rules.load()
+            return
+        self.call_log.start()
+        self.rules_sync.start()
+        if not self.rules_sync.loaded.wait(REDIS_START_WAIT_SECONDS):
+            log.warning("no rules from Redis yet; listening, calls are refused until they load",
+                        extra={"fields": {"redis": self.rules.store.describe(),
+                                          **self.rules_sync.status()}})
+
     def start(self) -> None:
-        self.rules.load()
+        self._load_rules()
         for folder in (self.services.recordings_dir, self.services.voicemail_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        self.mailer.start(gevent.spawn)       # before calls: the spool must be ready
         self.listener.start()
         self.http.start()
         self._reloader = gevent.spawn(self._reload_loop)
@@ -98,12 +136,18 @@ class Service:
             self._reloader.kill(block=False)
         self.listener.stop_accepting()
         self.http.stop(timeout=1)
+        self.mailer.stop()
+        if self.rules_sync is not None:
+            self.rules_sync.stop()
+            self.call_log.flush(2.0)    # bounded: the last calls' records, if Redis is there
+            self.call_log.stop()
         self.stopped.set()
 
     # -- calls ----------------------------------------------------------------------
     def _handle(self, sock, address) -> None:
-        if self.draining or self.active >= self.settings.max_calls:
-            reason = "draining" if self.draining else "capacity"
+        reason = ("draining" if self.draining else "no_rules" if not self.rules.ready
+                  else "capacity" if self.active >= self.settings.max_calls else None)
+        if reason is not None:
             metrics.REFUSED.labels(reason).inc()
             log.warning("call refused: %s", reason, extra={"fields": {
                 "peer": f"{address[0]}:{address[1]}", "active": self.active,
@@ -132,21 +176,33 @@ class Service:
 
     # -- /health, /metrics ----------------------------------------------------------
     def health(self) -> dict:
-        return {
-            "status": "draining" if self.draining else "ok",
-            "rules_source": "file",
+        status = "ok"
+        if self.draining:
+            status = "draining"
+        elif not self.rules.ready:
+            status = "starting"         # no rules yet (Redis unreachable at start)
+        elif self.rules_sync is not None and not self.rules_sync.healthy:
+            status = "degraded"         # serving the last known rules
+        out = {
+            "status": status,
+            "rules_source": self.rules.source,
             "rules_version": self.rules.version,
             "rules_loaded_at": self.rules.loaded_at,
             "numbers_loaded": len(self.rules),
             "calls_active": self.active,
             "max_calls": self.settings.max_calls,
         }
+        if self.rules_sync is not None:
+            out.update(self.rules_sync.status())
+            out.update(self.call_log.status())
+        return out
 
     def _http(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == "/health":
             body = json.dumps(self.health()).encode()
-            status = "200 OK" if not self.draining else "503 Service Unavailable"
+            ready = self.rules.ready and not self.draining
+            status = "200 OK" if ready else "503 Service Unavailable"
             start_response(status, [("Content-Type", "application/json")])
             return [body]
         if path == "/metrics":

@@ -26,7 +26,9 @@ def parse_address(value: str, what: str) -> tuple[str, int]:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CALLFLOW_", extra="forbid")
 
-    rules: str = Field("examples/rules.yaml", description="rules source: a YAML/JSON file path")
+    rules: str = Field("examples/rules.yaml",
+                       description="rules source: a YAML/JSON file path, or a Redis URL "
+                                   "redis://[user:password@]host:port/db (rediss:// for TLS)")
     listen: str = Field("127.0.0.1:8084", description="outbound event-socket address FreeSWITCH dials")
     http_listen: str = Field("127.0.0.1:8090", description="address of /health and /metrics")
     media_dir: Path = Field(Path("media"), description="folder of the configured audio names")

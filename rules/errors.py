@@ -9,6 +9,8 @@ Hierarchy::
     │                                   "must be between 5 and 300")
     ├── StoreUnavailable               the configuration store (file, Redis) cannot be read
     │                                  or written right now (third-party errors mapped here)
+    ├── SpoolError                     the voicemail e-mail spool cannot be written, or a
+    │                                  job in it is unknown or unreadable
     └── CallError                      something ended or broke one call's control
         ├── CallerGone                 the caller hung up, or FreeSWITCH's socket closed
         │                              (with or without a disconnect notice); any wait
@@ -45,6 +47,10 @@ class ConfigError(CallflowError):
 
 class StoreUnavailable(CallflowError):
     """The configuration store cannot be reached or read right now."""
+
+
+class SpoolError(CallflowError):
+    """The voicemail e-mail spool cannot be written, or a job in it is unknown or unreadable."""
 
 
 class CallError(CallflowError):

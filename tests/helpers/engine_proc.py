@@ -52,6 +52,7 @@ class EngineProcess:
             write_wav(self.media_dir / name)
         self.recordings_dir = tmp / "recordings"
         self.voicemail_dir = tmp / "voicemail"
+        self.spool_dir = tmp / "spool"
         self.port = free_port()
         self.http_port = free_port()
         self.log_path = tmp / "engine.log"
@@ -63,6 +64,7 @@ class EngineProcess:
             "CALLFLOW_MEDIA_DIR": str(self.media_dir),
             "CALLFLOW_RECORDINGS_DIR": str(self.recordings_dir),
             "CALLFLOW_VOICEMAIL_DIR": str(self.voicemail_dir),
+            "CALLFLOW_SPOOL_DIR": str(self.spool_dir),
             "CALLFLOW_LOG_FORMAT": "json",
             "CALLFLOW_LOG_LEVEL": "DEBUG",
             "CALLFLOW_COMMAND_TIMEOUT": "2",

@@ -98,3 +98,15 @@ def test_holiday_calendars_are_shared():
         "+551140040002": {"holidays": {"country": "BR", "subdivision": "SP", "extra": ["2026-12-24"]}}}})
     a, b, c = (rs[k].calendar for k in ("+551140040000", "+551140040001", "+551140040002"))
     assert a is b and a.country is c.country
+
+
+def test_equal_entries_are_shared_between_numbers():
+    """Memory: 100k numbers playing the same message hold one Entry, not 100k."""
+    entry = {"messages": [{"audio": "welcome.wav", "schedule": {"days": "mon-fri"}}],
+             "hangup": [{"cause": "CALL_REJECTED"}],
+             "forwarding": [{"to": "+5511999990000"}]}
+    rs = load_mapping({"numbers": {"+551140040000": entry, "+551140040001": dict(entry)}})
+    a, b = rs["+551140040000"], rs["+551140040001"]
+    assert a.start is b.start and a.hangup[0] is b.hangup[0]
+    assert a.forwarding[0].value == ForwardAttempt(to=("+5511999990000",), ring_seconds=30)
+    assert [e.taken for e in a.start] == ["messages[0] welcome.wav: taken"]
