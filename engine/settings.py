@@ -11,16 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-def parse_address(value: str, what: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` too) -> (host, port), with a clear error."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{what}: expected HOST:PORT, got {value!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
+from rules.settings_types import PrefixList, parse_address
 
 
 class Settings(BaseSettings):
@@ -38,7 +31,7 @@ class Settings(BaseSettings):
                                     description="endpoint for E.164 targets; {e164} {digits}")
     dial_sip_template: str = Field("sofia/external/{uri}",
                                    description="endpoint for sip: targets; {uri} is user@host")
-    allowed_prefixes: Annotated[tuple[str, ...], NoDecode] = Field(
+    allowed_prefixes: PrefixList = Field(
         (), description="comma-separated destination prefixes allowed (empty: any)")
     max_calls: int = Field(500, ge=1, description="concurrent calls; beyond it calls are refused")
     max_call_seconds: int = Field(4 * 3600, ge=60, description="upper bound of any call")
@@ -64,13 +57,6 @@ class Settings(BaseSettings):
     mail_templates_dir: Path | None = Field(None, description="subject.txt / body.txt overrides")
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-    @field_validator("allowed_prefixes", mode="before")
-    @classmethod
-    def _split_prefixes(cls, v):
-        if isinstance(v, str):
-            return tuple(p.strip() for p in v.split(",") if p.strip())
-        return v
 
     @field_validator("listen", "http_listen")
     @classmethod

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import redis
 
 from rules.errors import StoreUnavailable
-from rules.redis_store import CALLS, NUMBERS, UPDATES, VERSION, RedisStore
+from rules.redis_store import CALLS, LUA_MESSAGE, NUMBERS, UPDATES, VERSION, RedisStore
 
 __all__ = ["ApiStore", "WriteOutcome", "ANY", "EXISTS", "ABSENT", "etag",
            "CALL_INDEX", "CALL_INDEXED"]
@@ -53,15 +53,8 @@ ABSENT = "!"
 CALL_INDEX = "callflow:calls:uuids"
 CALL_INDEXED = "callflow:calls:indexed"
 
-# Same message as RedisStore.push publishes (assembled by hand: cjson would encode an
-# empty table as {}). Kept here rather than imported: redis_store's Lua is private.
-_LUA_COMMON = """
-local function message(v, numbers)
-  local parts = {}
-  for i, n in ipairs(numbers) do parts[i] = cjson.encode(n) end
-  return '{"version":' .. v .. ',"numbers":[' .. table.concat(parts, ',') .. ']}'
-end
-local function current() return tonumber(redis.call('GET', KEYS[2]) or '0') end
+# The same update message as RedisStore.push publishes, from the same Lua source.
+_LUA_COMMON = LUA_MESSAGE + """
 local function check(existing, expect)
   if expect == '' then return nil end
   if expect == '!' then

@@ -53,7 +53,7 @@ from rules.store import InvalidEntry, RulesStore
 from rules.stored import StoredConfig, defaults_json, document
 
 __all__ = ["RedisStore", "Snapshot", "WriteResult", "mask_url", "compile_entry",
-           "parse_defaults", "NUMBERS", "VERSION", "DEFAULTS", "UPDATES", "CALLS"]
+           "parse_defaults", "LUA_MESSAGE", "NUMBERS", "VERSION", "DEFAULTS", "UPDATES", "CALLS"]
 
 NUMBERS = "callflow:numbers"
 VERSION = "callflow:version"
@@ -61,8 +61,10 @@ DEFAULTS = "callflow:defaults"
 UPDATES = "callflow:updates"
 CALLS = "callflow:calls"
 
-# The message is assembled by hand: cjson encodes an empty table as {} not [].
-_LUA_MESSAGE = """
+# The update message and the version read, shared by every script that writes the store
+# (rules.api_store too). The message is assembled by hand: cjson encodes an empty table as
+# {} not [].
+LUA_MESSAGE = """
 local function message(v, numbers)
   local parts = {}
   for i, n in ipairs(numbers) do parts[i] = cjson.encode(n) end
@@ -73,7 +75,7 @@ local function current() return tonumber(redis.call('GET', KEYS[2]) or '0') end
 
 # KEYS: numbers, version, defaults. ARGV: channel, replace (1/0), defaults JSON or '' (leave
 # as is), then e164, json, e164, json, ...
-_PUSH = _LUA_MESSAGE + """
+_PUSH = LUA_MESSAGE + """
 local changed, given = {}, {}
 for i = 4, #ARGV, 2 do
   local k, v = ARGV[i], ARGV[i + 1]
@@ -103,7 +105,7 @@ return {v, changed, defaults_changed and 1 or 0}
 """
 
 # KEYS: numbers, version. ARGV: channel, then the E.164 numbers to remove.
-_DELETE = _LUA_MESSAGE + """
+_DELETE = LUA_MESSAGE + """
 local removed = {}
 for i = 2, #ARGV do
   if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then removed[#removed + 1] = ARGV[i] end

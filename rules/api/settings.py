@@ -16,23 +16,12 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rules.settings_types import PrefixList, parse_address
 from rules.store import is_redis_url
 
 __all__ = ["ApiSettings", "parse_address"]
-
-
-def parse_address(value: str, what: str) -> tuple[str, int]:
-    """``host:port`` (``[v6]:port`` too) -> (host, port), with a clear error.
-
-    The same rule as ``engine.settings.parse_address``, repeated here because importing
-    ``engine`` from ``rules`` would invert the packages' dependency."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{what}: expected HOST:PORT, got {value!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)
 
 
 class ApiSettings(BaseSettings):
@@ -44,17 +33,10 @@ class ApiSettings(BaseSettings):
     api_tokens_file: Path | None = Field(None, description="YAML file of bearer tokens (SHA-256)")
     recordings_dir: Path = Field(Path("var/recordings"), description="recorded conversations")
     voicemail_dir: Path = Field(Path("var/voicemail"), description="voicemail recordings")
-    allowed_prefixes: Annotated[tuple[str, ...], NoDecode] = Field(
+    allowed_prefixes: PrefixList = Field(
         (), description="comma-separated destination prefixes allowed (empty: any)")
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-    @field_validator("allowed_prefixes", mode="before")
-    @classmethod
-    def _split_prefixes(cls, v):
-        if isinstance(v, str):
-            return tuple(p.strip() for p in v.split(",") if p.strip())
-        return v
 
     @field_validator("rules")
     @classmethod
