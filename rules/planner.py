@@ -47,6 +47,24 @@ def _select(entries: tuple[Entry, ...], day: DayContext, caller: str,
     return taken
 
 
+def _first(entries: tuple[Entry, ...], day: DayContext, caller: str,
+           trace: list[str]) -> tuple[object, str]:
+    """The value of the first entry that holds and its label ("hangup[0]"), or (None, "");
+    the entries after it are traced as skipped because it already holds."""
+    value, holder = None, ""
+    for e in entries:
+        if holder:
+            trace.append(f"{e.label}: skipped: {holder} already holds")
+            continue
+        why = e.schedule.check(day, caller) if e.schedule is not None else None
+        if why is None:
+            value, holder = e.value, e.label.split(" ", 1)[0]
+            trace.append(e.taken)
+        else:
+            trace.append(f"{e.label}: skipped: {why}")
+    return value, holder
+
+
 def _unknown(ruleset: RuleSet, called: str | None, caller: str | None, at: datetime) -> Plan:
     region = ruleset.defaults.region
     number = normalise_called(called, region) or (called or "")
@@ -73,19 +91,7 @@ def plan_call(ruleset: RuleSet, called: str | None, caller: str | None, at: date
     trace: list[str] = []
     start = _select(number.start, day, who, trace)
 
-    cause = None
-    holder = ""
-    for e in number.hangup:
-        if cause is not None:
-            trace.append(f"{e.label}: skipped: {holder} already holds")
-            continue
-        why = e.schedule.check(day, who) if e.schedule is not None else None
-        if why is None:
-            cause = e.value
-            holder = e.label.split(" ", 1)[0]
-            trace.append(e.taken)
-        else:
-            trace.append(f"{e.label}: skipped: {why}")
+    cause, holder = _first(number.hangup, day, who, trace)
 
     forward: list = []
     voicemail = None
@@ -96,18 +102,7 @@ def plan_call(ruleset: RuleSet, called: str | None, caller: str | None, at: date
             trace.append(f"{e.label}: skipped: {holder} holds")
     else:
         forward = _select(number.forwarding, day, who, trace)
-        first = ""
-        for e in number.voicemail:
-            if voicemail is not None:
-                trace.append(f"{e.label}: skipped: {first} already holds")
-                continue
-            why = e.schedule.check(day, who) if e.schedule is not None else None
-            if why is None:
-                voicemail = e.value
-                first = e.label.split(" ", 1)[0]
-                trace.append(e.taken)
-            else:
-                trace.append(f"{e.label}: skipped: {why}")
+        voicemail, _ = _first(number.voicemail, day, who, trace)
 
     end = _select(number.end, day, who, trace)
     return Plan(
