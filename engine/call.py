@@ -52,11 +52,9 @@ class Call:
 
     # -- session set-up -------------------------------------------------------------
     def setup(self, linger_seconds: int) -> None:
-        """connect, myevents, linger N (transcript 02: `linger 5` -> `+OK will linger 5
-        seconds`, then a second notice and close N s after hangup)."""
-        self.data = dict(self.conn.connect().headers)
-        self.conn.command("myevents")
-        self.conn.command(f"linger {int(linger_seconds)}")
+        """connect, myevents, linger N in one write (transcript 02: `linger 5` -> `+OK will
+        linger 5 seconds`, then a second notice and close N s after hangup)."""
+        self.data = self.conn.connect(then=("myevents", f"linger {int(linger_seconds)}")).headers
 
     def on_event(self, callback: Callable) -> Callable[[], None]:
         """Subscribe to this channel's events; returns the function that unsubscribes."""
@@ -82,6 +80,10 @@ class Call:
 
     def unset(self, name: str) -> None:
         self._execute("unset", name)
+
+    def multiset(self, assignments: str) -> None:
+        """Several ``name=value`` separated by spaces (``name=`` deletes), one round trip."""
+        self._execute("multiset", assignments)
 
     def playback(self, path: str, max_seconds: float | None = None) -> str:
         """Play one file; returns FreeSWITCH's Application-Response (FILE PLAYED, FILE

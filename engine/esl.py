@@ -100,6 +100,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import socket as _stdsocket
 import uuid
 from collections import OrderedDict, deque
@@ -496,12 +497,23 @@ class OutboundConnection(ESLProtocol):
 
     # -- public API -----------------------------------------------------------------
 
-    def connect(self, timeout: float | None = None) -> Message:
-        reply = self._request("connect", decode=True, timeout=timeout)
+    def connect(self, timeout: float | None = None, *, then: tuple[str, ...] = ()) -> Message:
+        """``connect``, and the plain commands of ``then`` sent in the same write (each
+        must answer ``+OK``, else ``CommandRejected``): the session set-up costs one round
+        trip instead of one per command."""
+        for cmd in then:
+            _check_field("command", cmd)
+        replies = self._request_many([("connect", True)] + [(cmd, False) for cmd in then],
+                                     timeout=timeout)
+        reply = replies[0]
         if not reply.get("Reply-Text", "").startswith("+OK"):
             raise CommandRejected(f"connect refused: {reply.get('Reply-Text')!r}", reply)
         self.channel_data = reply
         self.uuid = reply.get("Unique-ID") or reply.get("variable_uuid")
+        for cmd, r in zip(then, replies[1:]):
+            if not r.get("Reply-Text", "").startswith("+OK"):
+                raise CommandRejected(f"{cmd.split(' ', 1)[0]!r} rejected: "
+                                      f"{r.get('Reply-Text')!r}", r)
         return reply
 
     def command(self, cmd: str, *, timeout: float | None = None, check: bool = True) -> Message:
@@ -612,7 +624,8 @@ class OutboundConnection(ESLProtocol):
 
     @staticmethod
     def _new_app_uuid() -> str:
-        return str(uuid.uuid4())
+        # A correlation key, not a secret: uuid4() costs an os.urandom syscall per sendmsg.
+        return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
     def _gone(self) -> Exception:
         cls, text = self._close_reason or (CallerGone, "connection closed")
@@ -640,22 +653,31 @@ class OutboundConnection(ESLProtocol):
         return result.get(block=False)
 
     def _request(self, data: str, *, decode: bool = False, timeout: float | None = None) -> Message:
+        return self._request_many([(data, decode)], timeout=timeout)[0]
+
+    def _request_many(self, items: list[tuple[str, bool]], *,
+                      timeout: float | None = None) -> list[Message]:
+        """Send several commands in one write and wait for their replies in order.
+
+        Safe because mod_event_socket reads one command at a time (read_packet in
+        mod_event_socket.c reads byte by byte up to the blank line), so commands sent
+        together are still executed and answered one after the other."""
         self._check_open()
         if gevent.getcurrent() is self._reader:
             raise RuntimeError("cannot send on the connection from its own event callback")
-        result = AsyncResult()
-        first = data.split("\n", 1)[0]
-        raw = (data + "\n\n").encode("utf-8")
+        pending = [(AsyncResult(), decode, data.split("\n", 1)[0]) for data, decode in items]
+        raw = "".join(data + "\n\n" for data, _ in items).encode("utf-8")
         with self._send_lock:
             self._check_open()
-            self._replies.append((result, decode, first))
+            self._replies.extend(pending)
             try:
                 self.sock.sendall(raw)
             except OSError as e:
                 self._shutdown(CallerGone, f"send failed: {e}")
                 raise self._gone() from e
         t = self.command_timeout if timeout is None else timeout
-        return self._wait(result, t, lambda: f"no reply to {first!r}")
+        return [self._wait(result, t, lambda first=first: f"no reply to {first!r}")
+                for result, _, first in pending]
 
     def _on_event(self, msg: Message) -> None:
         name = msg.get("Event-Name")

@@ -23,7 +23,7 @@ from engine.context import CallContext, Services
 from engine.logs import call_logger
 from engine.outcomes import CallOutcome, Outcome
 from engine.records import CallRecord
-from engine.steps import STEPS, forward
+from engine.steps import STEPS
 from rules.errors import CallError, CallerGone
 
 log = logging.getLogger("callflow.runner")
@@ -89,8 +89,6 @@ def _drive(ctx: CallContext) -> None:
         return
 
     last = None
-    if plan.forward:
-        forward.prepare(ctx)
     for index, attempt in enumerate(plan.forward):
         last = STEPS["forward"](ctx, attempt, index)
         if last is Outcome.ANSWERED:

@@ -21,10 +21,15 @@ from engine.records import Attempt
 from rules.errors import CallerGone
 from rules.plan import ForwardAttempt
 
-# Cleared before each bridge so that a result can only come from this attempt: the
-# ones ``classify`` and the log read. (originate_failed_cause is stale after a success
-# too, transcript 02, so it is never read.)
+# One `multiset` before each bridge, a single round trip: control must come back to us
+# whatever happens (continue_on_fail, hangup_after_bridge; transcript 06b shows a failed
+# bridge hanging the caller up without them), and the variables that report a result are
+# emptied so that a result can only come from this attempt (`set` with an empty value
+# deletes the variable: base_set in mod_dptools.c, which multiset calls per item).
+# originate_failed_cause is stale after a success too (transcript 02) and is never read.
 RESULT_VARIABLES = ("originate_disposition", "DIALSTATUS", "bridge_hangup_cause")
+BEFORE_BRIDGE = " ".join(["continue_on_fail=true", "hangup_after_bridge=false"]
+                         + [f"{name}=" for name in RESULT_VARIABLES])
 
 # originate_disposition / DIALSTATUS values -> outcome (transcripts README, "Bridge
 # outcomes", and FreeSWITCH's switch_channel_cause2str names).
@@ -51,12 +56,6 @@ def classify(complete) -> Outcome:
     return Outcome.FAILED
 
 
-def prepare(ctx) -> None:
-    """Once per call, before the first bridge."""
-    ctx.call.set("continue_on_fail", "true")
-    ctx.call.set("hangup_after_bridge", "false")
-
-
 def run(ctx, attempt: ForwardAttempt, index: int) -> Outcome:
     call, log = ctx.call, ctx.log
     dial = dialstring.build(attempt, ctx.services.templates)
@@ -72,8 +71,7 @@ def run(ctx, attempt: ForwardAttempt, index: int) -> Outcome:
     remove_callback = call.on_event(on_bridge)
     recording = None
     try:
-        for name in RESULT_VARIABLES:
-            call.unset(name)
+        call.multiset(BEFORE_BRIDGE)
         if attempt.record:
             recording = str(ctx.dated_path(ctx.services.recordings_dir))
             call.record_session(recording)

@@ -773,3 +773,25 @@ def test_listener_logs_handler_errors(caplog):
         assert "handler bug" in caplog.text
     finally:
         listener.stop()
+
+
+def test_session_setup_is_one_write_and_replies_stay_in_order(make_conn):
+    """connect + myevents + linger leave in one write (mod_event_socket reads one command
+    at a time, so they are still answered in order); a refused one raises."""
+    conn, fs = make_conn()
+    reply = next(b for d, b in load_raw("01-answer-playback.raw") if d == "<<<")
+    g = gevent.spawn(conn.connect, then=("myevents", "linger 30"))
+    with gevent.Timeout(2):
+        while fs.buf.count(b"\n\n") < 3:
+            fs.buf += fs.sock.recv(65536)
+    assert fs.buf == b"connect\n\nmyevents\n\nlinger 30\n\n"
+    fs.write(reply + b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n"
+             + b"Content-Type: command/reply\nReply-Text: +OK will linger 30 seconds\n\n")
+    assert g.get(timeout=1).get("Caller-Caller-ID-Number") == "+5511999990001"
+
+    conn2, fs2 = make_conn()
+    g2 = gevent.spawn(conn2.connect, then=("linger 30",))
+    fs2.read_command(), fs2.read_command()
+    fs2.write(reply + b"Content-Type: command/reply\nReply-Text: -ERR not controlling a session\n\n")
+    with pytest.raises(CommandRejected):
+        g2.get(timeout=1)

@@ -130,7 +130,7 @@ def test_silent_peer_times_out(engine):
     started = time.monotonic()
     with socket.create_connection(engine.address) as s:
         s.settimeout(10)
-        assert s.recv(100) == b"connect\n\n"
+        assert s.recv(100) == b"connect\n\nmyevents\n\nlinger 5\n\n"
         # never answer `connect`: the engine gives up after its command timeout (2 s here)
         assert s.recv(100) == b""
     assert 1.5 < time.monotonic() - started < 6
