@@ -1,8 +1,8 @@
-"""The table of engine settings in docs/operations.md, generated from engine.settings.
+"""The table of engine settings in README.md (operator's guide), generated from engine.settings.
 
     .venv/bin/python -m tests.deploy.settings_table      # prints the table
 
-tests/deploy/test_operations_doc.py fails when docs/operations.md lacks a setting or shows
+tests/deploy/test_operations_doc.py fails when README.md (operator's guide) lacks a setting or shows
 a stale default; paste this output between the markers there.
 """
 from __future__ import annotations

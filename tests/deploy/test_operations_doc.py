@@ -1,4 +1,4 @@
-"""docs/operations.md stays in step with the code: every engine setting with its current
+"""README.md stays in step with the code: every engine setting with its current
 default, every metric, and the validation note."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from engine.settings import Settings
 from tests.deploy.conftest import REPO
 from tests.deploy.settings_table import BEGIN, END, default_text, env_name
 
-DOC = REPO / "docs" / "operations.md"
+DOC = REPO / "README.md"
 HINT = ("regenerate the table with `.venv/bin/python -m tests.deploy.settings_table` and paste "
-        "it between the markers in docs/operations.md")
+        "it between the markers in README.md")
 
 
 def settings_block() -> str:
@@ -32,14 +32,14 @@ def test_every_setting_is_documented_with_its_default():
     rows = table_rows()
     for field in Settings.model_fields:
         name = env_name(field)
-        assert name in rows, f"{name} is missing from docs/operations.md; {HINT}"
+        assert name in rows, f"{name} is missing from README.md; {HINT}"
         assert rows[name][2] == default_text(field), f"{name}: stale default; {HINT}"
 
 
 def test_no_stale_setting_in_the_table():
     known = {env_name(f) for f in Settings.model_fields}
     stale = set(table_rows()) - known
-    assert not stale, f"docs/operations.md lists settings that no longer exist: {stale}; {HINT}"
+    assert not stale, f"README.md lists settings that no longer exist: {stale}; {HINT}"
 
 
 def test_every_metric_is_documented():
@@ -50,7 +50,7 @@ def test_every_metric_is_documented():
     assert names
     for name in names:
         suffix = "_total" if f"{name}_total" in text else ""
-        assert f"`{name}{suffix}`" in text, f"metric {name} is not in docs/operations.md"
+        assert f"`{name}{suffix}`" in text, f"metric {name} is not in README.md"
 
 
 def test_guide_covers_the_operator_topics():
