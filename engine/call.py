@@ -24,7 +24,7 @@ class Call:
         self.log = log
         self.command_timeout = command_timeout
         self.max_call_seconds = max_call_seconds
-        self.data: dict[str, str] = {}
+        self.data = {}   # the connect reply (a Message: .get(), .headers) after setup()
         self.answered = False
         self.accepted_at = time.monotonic()
         self.first_command_at: float | None = None
@@ -54,7 +54,9 @@ class Call:
     def setup(self, linger_seconds: int) -> None:
         """connect, myevents, linger N in one write (transcript 02: `linger 5` -> `+OK will
         linger 5 seconds`, then a second notice and close N s after hangup)."""
-        self.data = self.conn.connect(then=("myevents", f"linger {int(linger_seconds)}")).headers
+        # The reply itself, not its `.headers`: it decodes on get() only the few values
+        # read here, not its ~150 channel variables.
+        self.data = self.conn.connect(then=("myevents", f"linger {int(linger_seconds)}"))
 
     def on_event(self, callback: Callable) -> Callable[[], None]:
         """Subscribe to this channel's events; returns the function that unsubscribes."""

@@ -16,11 +16,25 @@ import time
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 
 
+# One encoder, not one per line: json.dumps(..., ensure_ascii=False, default=str) builds a
+# JSONEncoder on every call. Same output.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 class JsonFormatter(logging.Formatter):
+    # The "YYYY-mm-ddTHH:MM:SS" part of the last second logged: strftime(gmtime()) per line
+    # was ~2 us of the ~30 us a line costs (the engine writes ~9 lines per call).
+    # One tuple, read and replaced at once, so a thread never pairs a second with another's text.
+    _second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
+        second, text = self._second
+        if second != int(record.created):
+            second = int(record.created)
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
         out = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": text + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
         }
@@ -31,7 +45,7 @@ class JsonFormatter(logging.Formatter):
         out.update(getattr(record, "fields", None) or {})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str)
+        return _ENCODE(out)
 
 
 class TextFormatter(logging.Formatter):
@@ -55,6 +69,10 @@ def setup(fmt: str = "json", level: str = "INFO") -> None:
     # No line prints them, and under gevent current_thread() builds a dummy thread object
     # for every greenlet that logs (measured: ~2% of the engine's CPU per call).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    # No line prints the caller's file, function or line either: without _srcfile, logging
+    # skips findCaller's walk up the stack (the documented switch, see "Optimization" in
+    # the logging HOWTO). Measured: 34 -> 22 us per INFO line, ~9 lines per call.
+    logging._srcfile = None
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
