@@ -21,7 +21,6 @@ import gc
 import json
 import logging
 import signal
-import time
 
 import gevent
 from gevent.event import Event

@@ -8,7 +8,7 @@ trace`` and nothing else.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 ANONYMOUS = "anonymous"

@@ -22,10 +22,11 @@ def parse_address(value: str, what: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def _split_csv(value):
+def split_csv(value):
+    """``"+55, +1"`` -> ``("+55", "+1")``; anything not a string is left as it is."""
     if isinstance(value, str):
         return tuple(p.strip() for p in value.split(",") if p.strip())
     return value
 
 
-PrefixList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_csv)]
+PrefixList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(split_csv)]

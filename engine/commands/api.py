@@ -13,7 +13,8 @@ other subcommands do not pay for them.
 from __future__ import annotations
 
 import argparse
-import sys
+
+from engine.commands import report
 
 
 def register(subparsers) -> None:
@@ -40,10 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = ApiSettings(**given)
     except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            print(f"settings.{where}: {err['msg']}", file=sys.stderr)
-        return 2
+        return report.settings_error(exc)
 
     import uvicorn
 
@@ -56,9 +54,7 @@ def run(args: argparse.Namespace) -> int:
         store = RedisStore(settings.rules, settings.allowed_prefixes, retries=1)
         app = create_app(settings, store)
     except ConfigError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        return 2
+        return report.config_error(exc, status=2)
     host, port = settings.listen_address
     # One log format for the whole process: uvicorn's loggers propagate to our handler
     # (log_config=None). Its access log shows the request line, never headers: tokens

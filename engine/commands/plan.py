@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from rules.errors import ConfigError
+from engine.commands import report
 
 
 def register(subparsers) -> None:
@@ -71,9 +72,7 @@ def run(args: argparse.Namespace) -> int:
         store = open_store(args.file)
         ruleset = store.load(on_invalid=invalid)
     except ConfigError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        return 1
+        return report.config_error(exc)
     except StoreUnavailable as exc:
         print(f"callflow plan: rules unavailable: {exc}", file=sys.stderr)
         return 1

@@ -26,6 +26,8 @@ import os
 import sys
 
 from rules.errors import ConfigError, StoreUnavailable
+from engine.commands import report
+from rules.settings_types import split_csv
 
 
 def add_allow_prefix(parser: argparse.ArgumentParser) -> None:
@@ -91,14 +93,10 @@ def _open_redis(args: argparse.Namespace, prefixes: tuple[str, ...] = ()):
 def _prefixes(args: argparse.Namespace) -> tuple[str, ...]:
     if args.allow_prefix:
         return tuple(args.allow_prefix)
-    env = os.environ.get("CALLFLOW_ALLOWED_PREFIXES", "")
-    return tuple(p.strip() for p in env.split(",") if p.strip())
+    return split_csv(os.environ.get("CALLFLOW_ALLOWED_PREFIXES", ""))
 
 
-def _refused(exc: ConfigError) -> int:
-    for line in exc.lines():
-        print(line, file=sys.stderr)
-    return 1
+_refused = report.config_error
 
 
 def _unavailable(args: argparse.Namespace, exc: StoreUnavailable) -> int:
@@ -191,9 +189,7 @@ def run_check(args: argparse.Namespace) -> int:
     try:
         ruleset = load_file(args.file, allowed_prefixes=tuple(args.allow_prefix))
     except ConfigError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        return 1
+        return report.config_error(exc)
     count = len(ruleset)
     print(f"ok: {count} number{'s' if count != 1 else ''}, {ruleset.entries} "
           f"entr{'ies' if ruleset.entries != 1 else 'y'}")

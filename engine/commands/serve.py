@@ -1,9 +1,9 @@
 """`callflow serve`: run the engine (settings from CALLFLOW_* and matching flags)."""
 from __future__ import annotations
 
-import sys
 
 from engine import settings as settings_mod
+from engine.commands import report
 
 
 def register(sub) -> None:
@@ -22,16 +22,11 @@ def main(args) -> int:
     try:
         settings = settings_mod.from_args(args)
     except ValidationError as exc:
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            print(f"settings.{where}: {err['msg']}", file=sys.stderr)
-        return 2
+        return report.settings_error(exc)
     logs.setup(settings.log_format, settings.log_level)
     from engine.service import Service
 
     try:
         return Service(settings).serve_forever()
     except ConfigError as exc:
-        for line in exc.lines():
-            print(line, file=sys.stderr)
-        return 1
+        return report.config_error(exc)
