@@ -209,3 +209,41 @@ def test_unanswered_recorded_attempt_keeps_no_recording(engine, sim):
     rec = engine.wait_record(r.uuid)
     assert "stop_record_session" in app_names(r)
     assert rec["recording"] is None and rec["attempts"][0]["result"] == "busy"
+
+
+def test_plan_follows_the_local_date_and_hour(tmp_path):
+    """The engine plans with the instant of the call in the number's zone: today's entry
+    is taken, yesterday's is not, and an hour window that excludes now is skipped."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.engine.conftest import targets
+    from tests.fsim.simulator import Simulator
+    from tests.helpers.engine_proc import EngineProcess
+
+    now = datetime.now(ZoneInfo("America/Sao_Paulo"))
+    today, yesterday = now.date(), now.date() - timedelta(days=1)
+    later = (now + timedelta(hours=2)).strftime("%H:00")
+    later2 = (now + timedelta(hours=3)).strftime("%H:00")
+    rules = f"""
+defaults: {{timezone: America/Sao_Paulo, region: BR}}
+numbers:
+  "+55 11 4004-0010":
+    messages:
+      - {{audio: today.wav, schedule: {{dates: ["{today}"]}}}}
+      - {{audio: yesterday.wav, schedule: {{dates: ["{yesterday}"]}}}}
+      - {{audio: later.wav, schedule: {{hours: ["{later}-{later2}"]}}}}
+    hangup:
+      - {{cause: NORMAL_CLEARING}}
+"""
+    engine = EngineProcess(tmp_path, rules, media=["today.wav", "yesterday.wav", "later.wav"]).start()
+    try:
+        r = Simulator(port=engine.port, time_scale=0.01, targets=targets()).place_call(
+            destination_number="+551140040010")
+        played = [arg.rsplit("/", 1)[-1] for app, arg in r.apps if app == "playback"]
+        assert played == ["today.wav"]
+        trace = engine.wait_record(r.uuid)["trace"]
+        assert any("yesterday.wav: skipped" in t for t in trace)
+        assert any("later.wav: skipped: outside hours" in t for t in trace)
+    finally:
+        engine.stop()
