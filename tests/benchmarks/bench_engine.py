@@ -47,12 +47,10 @@ import re
 import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid as uuidlib
 from datetime import date
 from pathlib import Path
@@ -185,34 +183,11 @@ def cpu_model() -> str:
 
 # ------------------------------------------------------------------ servers under test
 
-class _WhatIfProcess(EngineProcess):
-    """EngineProcess started through engine_whatif.py (experimental patches)."""
-
-    def start(self, timeout: float = 15.0):
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("engine_whatif.py")), "serve"],
-            cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"engine exited {self.proc.returncode}:\n{self.log_text()}")
-            try:
-                self.health()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"engine did not come up:\n{self.log_text()}")
-
-
 class EngineServer:
     kind = "engine"
 
-    def __init__(self, tmp: Path, whatif: str | None = None):
-        cls = EngineProcess if whatif is None else _WhatIfProcess
-        self.proc = cls(tmp, RULES, media=["welcome.wav"], env={
-            "CALLFLOW_WHATIF": whatif or "",
-            "CALLFLOW_GCSTATS": str(tmp / "gcstats.json"),
+    def __init__(self, tmp: Path):
+        self.proc = EngineProcess(tmp, RULES, media=["welcome.wav"], env={
             "CALLFLOW_LOG_LEVEL": "INFO",          # production level (EngineProcess: DEBUG)
             "CALLFLOW_MAX_CALLS": str(HOLD_CALLS + 1000),
             "CALLFLOW_COMMAND_TIMEOUT": "10",
@@ -688,53 +663,6 @@ def bench_one(server_cls, tmp: Path, quick: bool) -> dict:
         server.stop()
 
 
-# --------------------------------------------------------------------------- what-if
-
-# Events the engine never reads in this flow (it waits on CHANNEL_EXECUTE_COMPLETE and
-# CHANNEL_HANGUP, and watches CHANNEL_BRIDGE): what `nixevent` after `myevents` would stop.
-NIX_EVENTS = {"CHANNEL_EXECUTE", "CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_UNBRIDGE"}
-
-
-def whatif(tmp: Path, configs: list[str], seconds: float, rounds: int) -> None:
-    """Each config ("base", or patches of engine_whatif.py joined by "+", "nixevent" being
-    generator-side), measured in turn, `rounds` times interleaved against machine drift."""
-    rows: dict[str, list] = {c: [] for c in configs}
-    for r in range(rounds):
-        for cfg in configs:
-            parts = [p for p in cfg.split("+") if p and p != "base"]
-            drop = NIX_EVENTS if "nixevent" in parts else ()
-            patches = ",".join(p for p in parts if p != "nixevent")
-            sub = tmp / f"whatif-{r}-{cfg.replace('+', '_')}"
-            sub.mkdir()
-            server = EngineServer(sub, whatif=patches).start()
-            try:
-                script = capture(server, "engine", drop)
-                run(closed_loop(Gen(script, server.port, pauses()), 32, 2.0))
-                thr = measure_throughput(server, script, seconds, CONCURRENCY)
-                lat = measure_rate(server, script, LATENCY_RATE, seconds)
-            finally:
-                server.stop()
-            gcs = Path(server.proc.env.get("CALLFLOW_GCSTATS", "/nonexistent"))
-            if gcs.exists():
-                print(f"[what-if {cfg} #{r}] gc: {gcs.read_text()}", flush=True)
-            rows[cfg].append((script, thr, lat))
-            print(f"[what-if {cfg} #{r}] cpu/call {thr['cpu_ms_per_call']:.2f} ms, "
-                  f"other {thr['other_cpu_util']:.2f}, set-up@{LATENCY_RATE}/s "
-                  f"p50 {lat['setup_ms_p50']:.2f} p99 {lat['setup_ms_p99']:.2f} ms, "
-                  f"errors {thr['errors'] or lat['errors']}", flush=True)
-    base = statistics.median(t["cpu_ms_per_call"] for _, t, _ in rows[configs[0]])
-    print(f"\n| what-if | commands | frames/KB per call | CPU ms/call (median of {rounds}) "
-          f"| vs {configs[0]} | capacity calls/s | set-up p50 / p99 ms @{LATENCY_RATE}/s |")
-    print("|---|---|---|---|---|---|---|")
-    for cfg, res in rows.items():
-        sc = res[0][0]
-        cpu = statistics.median(t["cpu_ms_per_call"] for _, t, _ in res)
-        p50 = statistics.median(l["setup_ms_p50"] for _, _, l in res)
-        p99 = statistics.median(l["setup_ms_p99"] for _, _, l in res)
-        print(f"| {cfg} | {len(sc.steps)} | {sc.frames} / {sc.bytes_in / 1024:.0f} | {cpu:.2f} | "
-              f"{100 * (cpu / base - 1):+.0f}% | {1000 / cpu:.0f} | {p50:.2f} / {p99:.2f} |")
-
-
 # --------------------------------------------------------------------------- profile
 
 def profile(tmp: Path, seconds: float) -> None:
@@ -853,10 +781,6 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="write all figures as JSON")
     ap.add_argument("--profile", action="store_true", help="py-spy the engine under load")
     ap.add_argument("--profile-seconds", type=float, default=15)
-    ap.add_argument("--whatif", help="comma-separated configs, e.g. base,multiset,"
-                    "noevcheck+logflags+record,nixevent (see engine_whatif.py)")
-    ap.add_argument("--whatif-seconds", type=float, default=8)
-    ap.add_argument("--whatif-rounds", type=int, default=2)
     args = ap.parse_args()
     raise_nofile()
     started = time.perf_counter()
@@ -864,9 +788,6 @@ def main() -> int:
         tmp = Path(d)
         if args.profile:
             profile(tmp, args.profile_seconds)
-            return 0
-        if args.whatif:
-            whatif(tmp, args.whatif.split(","), args.whatif_seconds, args.whatif_rounds)
             return 0
         res = {}
         for cls in (EngineServer, BareServer):
