@@ -35,12 +35,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
 
-from rules.errors import StoreUnavailable
 from rules.redis_store import CALLS, LUA_MESSAGE, NUMBERS, UPDATES, VERSION, RedisStore
 
 __all__ = ["ApiStore", "WriteOutcome", "ANY", "EXISTS", "ABSENT", "etag",
@@ -144,13 +142,9 @@ class ApiStore:
         self._delete = self.client.register_script(_DELETE)
         self._advance = self.client.register_script(_ADVANCE)
 
-    @contextmanager
     def io(self, what: str):
-        """Run redis-py calls, raising its errors as ``StoreUnavailable``."""
-        try:
-            yield
-        except redis.exceptions.RedisError as exc:
-            raise StoreUnavailable(f"{self.store.url_masked}: {what}: {exc}") from None
+        """Run redis-py calls, raising its errors as ``StoreUnavailable``: the store's own."""
+        return self.store.io(what)
 
     # -- numbers --------------------------------------------------------------------
     def get(self, e164: str) -> tuple[str | None, int]:

@@ -207,7 +207,8 @@ class RedisStore(RulesStore):
         return self.url_masked
 
     @contextmanager
-    def _io(self, what: str):
+    def io(self, what: str):
+        """Run redis-py calls, raising its errors as ``StoreUnavailable`` (password masked)."""
         try:
             yield
         except redis.exceptions.RedisError as exc:
@@ -221,17 +222,17 @@ class RedisStore(RulesStore):
 
     # -- reads ----------------------------------------------------------------------
     def ping(self) -> None:
-        with self._io("ping"):
+        with self.io("ping"):
             self.client.ping()
 
     def version(self) -> int:
-        with self._io("reading the version"):
+        with self.io("reading the version"):
             return int(self.client.get(VERSION) or 0)
 
     def snapshot(self, numbers: Iterable[str] | None = None) -> Snapshot:
         """Every entry (``numbers`` None) or the given ones, consistent at one version."""
         wanted = None if numbers is None else list(dict.fromkeys(numbers))
-        with self._io("reading the configuration"):
+        with self.io("reading the configuration"):
             for _ in range(3):
                 snap = self._chunked(wanted)
                 if snap is not None:
@@ -305,12 +306,12 @@ class RedisStore(RulesStore):
         return document(snap.defaults_raw, {k: v for k, v in snap.entries.items() if v is not None})
 
     def stored_defaults(self) -> Defaults:
-        with self._io("reading the defaults"):
+        with self.io("reading the defaults"):
             return parse_defaults(self.client.get(DEFAULTS))[0]
 
     def pubsub(self):
         """A pub/sub connection subscribed to the updates channel (redis-py ``PubSub``)."""
-        with self._io("subscribing"):
+        with self.io("subscribing"):
             ps = self.client.pubsub(ignore_subscribe_messages=True)
             try:
                 ps.subscribe(UPDATES)
@@ -334,7 +335,7 @@ class RedisStore(RulesStore):
         args: list[str] = [UPDATES, "1" if replace else "0", defaults]
         for e164, doc in config.entries.items():
             args += (e164, doc)
-        with self._io("pushing"):
+        with self.io("pushing"):
             version, changed, defaults_changed = self._push(
                 keys=[NUMBERS, VERSION, DEFAULTS], args=args)
         return WriteResult(int(version), list(changed or []), bool(defaults_changed))
@@ -343,14 +344,14 @@ class RedisStore(RulesStore):
         numbers = list(dict.fromkeys(numbers))
         if not numbers:
             return WriteResult(self.version(), [])
-        with self._io("deleting"):
+        with self.io("deleting"):
             version, removed = self._delete(keys=[NUMBERS, VERSION], args=[UPDATES, *numbers])
         return WriteResult(int(version), list(removed or []))
 
     # -- call records ---------------------------------------------------------------
     def append_records(self, records: list[Mapping[str, str]], maxlen: int) -> None:
         """XADD each record (flat str -> str fields) to the calls stream, capped ~maxlen."""
-        with self._io("appending call records"):
+        with self.io("appending call records"):
             with self.client.pipeline(transaction=False) as p:
                 for fields in records:
                     p.xadd(CALLS, dict(fields), maxlen=maxlen, approximate=True)

@@ -171,14 +171,8 @@ class Spool:
 
     def complete(self, claim: Claim) -> None:
         """The server accepted the message: the job is done."""
-        def remove():
-            try:
-                claim.path.unlink()
-            except FileNotFoundError:
-                pass
-            _fsync_dir(claim.path.parent)
         try:
-            self._offload(remove)
+            self._offload(lambda: _unlink_durably(claim.path))
         finally:
             claim.release()
 
@@ -188,11 +182,7 @@ class Spool:
 
         def move():
             self._write(FAILED, job)
-            try:
-                claim.path.unlink()
-            except FileNotFoundError:
-                pass
-            _fsync_dir(claim.path.parent)
+            _unlink_durably(claim.path)
         try:
             self._offload(move)
         finally:
@@ -373,6 +363,15 @@ def _read_fd(fd: int) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def _unlink_durably(path: Path) -> None:
+    """Remove a job file (already gone is fine) and make the removal survive a crash."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    _fsync_dir(path.parent)
 
 
 def _fsync_dir(folder: Path) -> None:
