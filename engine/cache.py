@@ -11,8 +11,9 @@ It works with either store (``rules.store``):
 * file: ``load()`` at start (an invalid file is fatal: ``ConfigError``), then
   ``reload_if_changed()`` polled by the service; a changed file that is invalid is
   logged with every error and the rules in force stay.
-* Redis: ``engine.rules_sync`` reads, validates and compiles, then calls ``install`` /
-  ``apply`` with the Redis version it read. Until the first ``install``, ``ready`` is
+* Redis: ``engine.rules_sync`` reads, then calls ``install`` / ``apply`` with the Redis
+  version it read, changed numbers deferred (``rules.deferred``: compiled by the first
+  call that needs them or in the background, then ``settle`` swaps in the compiled set). Until the first ``install``, ``ready`` is
   False and the service refuses calls (FreeSWITCH fails over) rather than answering
   every number as unknown.
 
@@ -81,6 +82,11 @@ class RulesCache:
         self.ruleset = ruleset
         self.version = version
         self.loaded_at = time.time()
+
+    def settle(self, ruleset: RuleSet) -> None:
+        """Swap in a set equal to the one in force, its deferred entries now compiled
+        (``engine.rules_sync``'s warmer); version and ``loaded_at`` stay."""
+        self.ruleset = ruleset
 
     def apply(self, changes: Mapping[str, CompiledNumber | None], version: int) -> None:
         """Swap in a copy with ``changes`` applied (None removes a number)."""

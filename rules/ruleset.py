@@ -5,6 +5,11 @@ Contract: a ``RuleSet`` is an immutable mapping ``E.164 -> CompiledNumber`` plus
 changed in place: ``replace(changes)`` returns a new RuleSet (``None`` as a value removes
 the number), so an engine swaps one reference and calls already planned keep theirs.
 ``find(called)`` looks a dialled number up in whatever notation the trunk delivers.
+
+A value may also be a ``rules.deferred.DeferredNumber`` (anything with ``number`` and a
+memoised ``resolve()``): every read resolves it, so callers only ever see a
+``CompiledNumber``, or nothing when the entry was refused and had no previous version.
+``len()`` and iteration count such entries until the engine settles the set.
 """
 from __future__ import annotations
 
@@ -27,13 +32,19 @@ class RuleSet(Mapping[str, CompiledNumber]):
         self.allowed_prefixes = tuple(allowed_prefixes)
 
     def __getitem__(self, e164: str) -> CompiledNumber:
-        return self._numbers[e164]
+        found = self.get(e164)
+        if found is None:
+            raise KeyError(e164)
+        return found
 
     def get(self, e164, default=None):
-        return self._numbers.get(e164, default)
+        found = self._numbers.get(e164)
+        if found is not None and type(found) is not CompiledNumber:
+            found = found.resolve()
+        return default if found is None else found
 
     def __contains__(self, e164: object) -> bool:
-        return e164 in self._numbers
+        return self.get(e164) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._numbers)
@@ -44,9 +55,17 @@ class RuleSet(Mapping[str, CompiledNumber]):
     def __repr__(self) -> str:
         return f"<RuleSet {len(self)} numbers>"
 
+    def compiled(self) -> Iterator[CompiledNumber]:
+        """Every number served, compiled (deferred ones are compiled now)."""
+        for found in self._numbers.values():
+            if type(found) is not CompiledNumber:
+                found = found.resolve()
+            if found is not None:
+                yield found
+
     @property
     def entries(self) -> int:
-        return sum(n.entries for n in self._numbers.values())
+        return sum(n.entries for n in self.compiled())
 
     def find(self, called: str | None) -> CompiledNumber | None:
         if called is None:
@@ -56,6 +75,8 @@ class RuleSet(Mapping[str, CompiledNumber]):
             e164 = normalise_called(called, self.defaults.region)
             if e164 is not None:
                 found = self._numbers.get(e164)
+        if found is not None and type(found) is not CompiledNumber:
+            found = found.resolve()
         return found
 
     def replace(self, changes: Mapping[str, CompiledNumber | None]) -> "RuleSet":
