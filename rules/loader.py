@@ -8,6 +8,9 @@ Contract:
   ``numbers.+551140040000.forwarding[1].ring_seconds``. Unreadable files and YAML/JSON
   syntax errors (with line and column) are ``ConfigError`` too. Text starting with ``{`` is
   read as JSON, anything else as YAML; duplicate keys are refused in both.
+  ``load_mapping(..., configs={})`` also fills ``configs`` with each number's validated
+  model (E.164 -> ``NumberConfig``), for callers that store them (``rules.stored``)
+  without validating everything a second time.
 * ``read_file(path)`` returns a file's parsed content without validating it (stores use
   it to keep each number's entry as written), with the same ``ConfigError`` for
   unreadable files and syntax errors.
@@ -102,8 +105,9 @@ def load_defaults(data: Any) -> Defaults:
         raise ConfigError(_errors(exc, "defaults", data)) from None
 
 
-def _compile(e164: str, data: Any, defaults: Defaults,
-             ctx: ValidationContext) -> tuple[CompiledNumber | None, list[tuple[str, str]]]:
+def _compile(e164: str, data: Any, defaults: Defaults, ctx: ValidationContext,
+             configs: dict[str, NumberConfig] | None = None,
+             ) -> tuple[CompiledNumber | None, list[tuple[str, str]]]:
     root = f"numbers.{e164}"
     if data is None:
         data = {}  # `"+551140040000":` with nothing under it: a number with no features
@@ -114,6 +118,8 @@ def _compile(e164: str, data: Any, defaults: Defaults,
     except ValidationError as exc:
         return None, _errors(exc, root, data)
     compiled, errors = compile_config(e164, config, defaults, root)
+    if configs is not None and not errors:
+        configs[e164] = config
     return (None if errors else compiled), errors
 
 
@@ -131,20 +137,22 @@ def compile_number(e164: str, data: Any, defaults: Defaults | None = None,
     return compiled
 
 
-def load_mapping(data: Any, allowed_prefixes: tuple[str, ...] = ()) -> RuleSet:
+def load_mapping(data: Any, allowed_prefixes: tuple[str, ...] = (),
+                 configs: dict[str, NumberConfig] | None = None) -> RuleSet:
     # Compiling allocates millions of small objects that all stay alive; the cyclic
     # collector would rescan the growing heap again and again (loading 100k numbers took
     # twice as long). Nothing built here forms cycles that need collecting.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load_mapping(data, allowed_prefixes)
+        return _load_mapping(data, allowed_prefixes, configs)
     finally:
         if enabled:
             gc.enable()
 
 
-def _load_mapping(data: Any, allowed_prefixes: tuple[str, ...]) -> RuleSet:
+def _load_mapping(data: Any, allowed_prefixes: tuple[str, ...],
+                  configs: dict[str, NumberConfig] | None) -> RuleSet:
     if not isinstance(data, dict):
         raise ConfigError([("", "the configuration must be a mapping with a 'numbers' key")])
     errors: list[tuple[str, str]] = [(str(k), "unknown key") for k in data if k not in _TOP_KEYS]
@@ -192,7 +200,7 @@ def _load_mapping(data: Any, allowed_prefixes: tuple[str, ...]) -> RuleSet:
                            f"are the same number"))
             continue
         written[e164] = key
-        number, problems = _compile(e164, value, defaults, ctx)
+        number, problems = _compile(e164, value, defaults, ctx, configs)
         if problems:
             errors += problems
         else:

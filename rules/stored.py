@@ -28,25 +28,24 @@ from pydantic import ValidationError
 from rules import loader
 from rules.errors import ConfigError
 from rules.models import Defaults, NumberConfig, ValidationContext
-from rules.numbers import normalise_number
 from rules.ruleset import RuleSet
 
 __all__ = ["StoredConfig", "canonical_json", "defaults_json", "document", "entry_json"]
 
 
-def _prune(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _prune(v) for k, v in value.items() if v is not None and v != []}
-    if isinstance(value, list):
-        return [_prune(v) for v in value]
-    return value
-
-
 def canonical_json(config: NumberConfig, defaults: Defaults) -> str:
     """The stored document of one validated number (compact JSON, stable field order)."""
-    data = _prune(config.model_dump(mode="json"))
-    data = {"timezone": config.timezone or defaults.timezone,
-            **{k: v for k, v in data.items() if k != "timezone"}}
+    # None values go in pydantic's serializer; empty lists can only be the fields that
+    # default to one (the four lists of entries, holidays.extra): the models refuse an
+    # empty list everywhere else. A recursive prune in Python cost twice as much as the
+    # rest of this function (6 s per 100,000 numbers pushed).
+    data = {"timezone": config.timezone or defaults.timezone}
+    for key, value in config.model_dump(mode="json", exclude_none=True).items():
+        if key != "timezone" and value != []:
+            data[key] = value
+    holidays = data.get("holidays")
+    if holidays is not None and holidays.get("extra") == []:
+        del holidays["extra"]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -75,14 +74,10 @@ class StoredConfig:
     @classmethod
     def from_mapping(cls, data: Any, allowed_prefixes: tuple[str, ...] = ()) -> "StoredConfig":
         # Validate everything first: nothing is stored unless the whole file is good.
-        ruleset = loader.load_mapping(data, allowed_prefixes)
+        configs: dict[str, NumberConfig] = {}
+        ruleset = loader.load_mapping(data, allowed_prefixes, configs)
         defaults = ruleset.defaults
-        ctx = ValidationContext(defaults.region, tuple(allowed_prefixes))
-        entries: dict[str, str] = {}
-        for key, value in (data.get("numbers") or {}).items():
-            e164 = normalise_number(key, defaults.region)
-            config = NumberConfig.model_validate(value if value is not None else {}, context=ctx)
-            entries[e164] = canonical_json(config, defaults)
+        entries = {e164: canonical_json(config, defaults) for e164, config in configs.items()}
         return cls(defaults, entries, defaults_given=data.get("defaults") is not None,
                    ruleset=ruleset)
 
