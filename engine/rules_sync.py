@@ -358,6 +358,7 @@ class RedisRulesSync:
             # The flag, not the greenlet's liveness: a warmer that has settled is done
             # with the queue even if it has not exited yet.
             self._warmer_active = True
+            self._invalid_count = 0   # from here on: a call may compile a number first
             self._warmer = gevent.spawn(self._warm_run)
 
     def _gc_off(self) -> None:
@@ -378,7 +379,7 @@ class RedisRulesSync:
 
     def _warm_run(self) -> None:
         t0 = time.perf_counter()
-        done, self._invalid_count = 0, 0
+        done = 0
         try:
             while True:
                 while self._pending:

@@ -34,6 +34,7 @@ from engine.esl import OutboundConnection, OutboundListener
 from engine.runner import run_call
 from engine.settings import Settings
 from engine.mailer import Mailer
+from rules import holidays_calendar
 from rules.store import open_store
 
 log = logging.getLogger("callflow.service")
@@ -94,6 +95,9 @@ class Service:
                                           **self.rules_sync.status()}})
 
     def start(self) -> None:
+        # Numbers from Redis are compiled while calls are served (engine.rules_sync); the
+        # first one with holidays would otherwise import every country module meanwhile.
+        holidays_calendar.preload()
         self._load_rules()
         for folder in (self.services.recordings_dir, self.services.voicemail_dir):
             folder.mkdir(parents=True, exist_ok=True)

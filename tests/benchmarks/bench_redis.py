@@ -330,6 +330,9 @@ def main() -> int:
     ap.add_argument("--cps", type=int, default=100)
     ap.add_argument("--seed", type=int, default=20261127)
     ap.add_argument("--skip-reload", action="store_true")
+    ap.add_argument("--engine-log", type=Path, help="copy the engine's log there at the end "
+                    "(with GEVENT_MONITOR_THREAD_ENABLE=true GEVENT_MAX_BLOCKING_TIME=0.02 in "
+                    "the environment it also names whatever held the event loop > 20 ms)")
     args = ap.parse_args()
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; "
@@ -396,6 +399,8 @@ def main() -> int:
         finally:
             if engine is not None:
                 engine.stop()
+                if args.engine_log:
+                    args.engine_log.write_bytes(engine.log_path.read_bytes())
             server.stop()
     return 0
 
