@@ -116,19 +116,27 @@ def test_refused_entries_in_a_large_update(sync, store, rclient, caplog):
     assert compiled_log(caplog)[-1]["invalid"] == 2
 
 
-def test_a_small_update_recompiles_only_what_changed(sync, store):
+def test_a_small_update_is_compiled_before_the_swap_and_only_what_changed(sync, store, rclient,
+                                                                         caplog):
+    caplog.set_level(logging.INFO, "callflow.rules")
     store.push(config("CALL_REJECTED"))
     sync.resync()
     sync._warmer.join()
     before = values(sync.cache)
     store.push({"numbers": {NUMBERS_30[5]: hangup("NO_ANSWER")}})
-    sync.resync()
-    assert type(values(sync.cache)[NUMBERS_30[5]]) is DeferredNumber
-    sync._warmer.join()
+    sync.resync()                      # a small update is compiled before the swap
     after = values(sync.cache)
     assert cause(sync.cache, NUMBERS_30[5]) == "NO_ANSWER"
     assert type(after[NUMBERS_30[5]]) is CompiledNumber
     assert all(after[n] is before[n] for n in NUMBERS_30 if n != NUMBERS_30[5])
+    assert gc.isenabled()
+    # a refused small update is reported with the update, the version in force stays
+    rclient.hset(NUMBERS, NUMBERS_30[6], "not json")
+    rclient.incr(VERSION)
+    sync.resync()
+    assert cause(sync.cache, NUMBERS_30[6]) == "CALL_REJECTED"
+    update = [r.fields for r in caplog.records if r.getMessage() == "rules updated from Redis"][-1]
+    assert update["deferred"] is False and update["invalid"] == 1
 
 
 def test_updates_arriving_during_the_warm_up_are_compiled_too(sync, store):
