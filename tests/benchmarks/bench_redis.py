@@ -288,7 +288,8 @@ def bench_reload(store: RedisStore, engine: Engine, sim: Simulator, url: str, n:
         "push_to_applied": applied_at - pushed_at,
         "publish_to_compiled": compiled_at - published_at, "compiled": compiled,
         "baseline": summarise(rows, pushed_at - 3.0, pushed_at),
-        "reload": summarise(rows, pushed_at, applied_at + 0.5),
+        "pushing": summarise(rows, pushed_at, published_at),
+        "reload": summarise(rows, published_at, applied_at + 0.5),
         "warm-up": summarise(rows, applied_at + 0.5, compiled_at + 0.5),
         "after": summarise(rows, compiled_at + 0.5, compiled_at + 2.0),
         "all": summarise(rows, 0, float("inf")),
@@ -378,9 +379,9 @@ def main() -> int:
                       f"{rel['publish_to_compiled']:.2f} s (engine: {c.get('compiled')} compiled, "
                       f"{c.get('invalid')} refused, {c.get('seconds')} s)")
                 print(f"   engine RSS after: {rel['rss_after']:.0f} MB")
-                for name in ("baseline", "reload", "warm-up", "after", "all"):
+                for name in ("baseline", "pushing", "reload", "warm-up", "after", "all"):
                     s = rel[name]
-                    print(f"   calls {name:<8} {s['calls']:>5}  refused {s['refused']}  "
+                    print(f"   calls {name:<9} {s['calls']:>5}  refused {s['refused']}  "
                           f"duration p50 {ms(s['p50'])} p99 {ms(s['p99'])} max {ms(s['max'])}  "
                           f">50 ms: {s['over_50ms']}  (load generator late by up to "
                           f"{ms(s['client_late_max'])})")
@@ -392,8 +393,9 @@ def main() -> int:
                       + ", ".join(f"<={le:g}s: {int(c)}" for le, c in sorted(hist.items())
                                   if le != float('inf')))
                 print(f"   calls after the swap follow the new configuration: {rel['probes_flipped']}")
-                print("   ('reload': push until 0.5 s after the new version is in force; "
-                      "'warm-up': from then until the background compile is done)")
+                print("   ('pushing': the pushing process and Redis's script at work, the "
+                      "engine not yet told; 'reload': publish until 0.5 s after the new version "
+                      "is in force; 'warm-up': from then until the background compile is done)")
             print(f"\nload average at the end (other work on the machine): "
                   f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         finally:
