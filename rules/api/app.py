@@ -2,7 +2,9 @@
 
 Resources (JSON bodies in the schema of DESIGN.md, "The number configuration"):
 
-* ``GET /v1/numbers``: every number the token may see, ``{"numbers": {E.164: entry}}``.
+* ``GET /health`` (no token): 200 ``{"status": "ok"}`` when Redis answers, else 503.
+* ``GET /v1/numbers?limit=&cursor=``: the numbers the token may see, in E.164 order, a
+  page at a time: ``{"numbers": {E.164: entry}, "next_cursor": E.164 or null}``.
 * ``GET|PUT|DELETE /v1/numbers/{number}``: one number's entry, as stored (canonical:
   ``rules.stored``). ``{number}`` may be in any common notation (``%2B55 11 4004-0000``,
   ``(11) 4004-0000`` with the store's ``defaults.region``); it is normalised to E.164.
@@ -40,6 +42,7 @@ Endpoints are plain ``def``: redis-py blocks, and FastAPI runs them in its threa
 # runtime, and several are aliases local to create_app().
 import json
 import logging
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -55,7 +58,8 @@ from rules.api.auth import Principal, TokenFile, TokenTable
 from rules.api.schemas import (EXAMPLE_ENTRY, EXAMPLE_FORWARDING, EXAMPLE_HANGUP,
                                EXAMPLE_MESSAGES, EXAMPLE_RECORD,
                                EXAMPLE_VOICEMAIL, FEATURE_MODELS, CallPage, CallRecordOut,
-                               Errors, Message, NumberList, PlanOut, number_schemas)
+                               Errors, Health, Message, NumberList, PlanOut,
+                               number_schemas)
 from rules.api.settings import ApiSettings
 from rules.api_store import ABSENT, ANY, EXISTS, ApiStore, etag, record_of
 from rules.errors import ConfigError, StoreUnavailable
@@ -236,21 +240,47 @@ def create_app(settings: ApiSettings, store: RedisStore,
         log.info("api change", extra={"fields": {"token": who.name, "action": action,
                                                  "number": e164, "version": version}})
 
+    # -- the service ------------------------------------------------------------------
+    @app.get("/health", tags=["service"], summary="Whether the API can serve requests",
+             response_model=Health, responses={
+                 200: {"description": "serving: the configuration store answers"},
+                 503: {"model": Health, "description": "the configuration store does not answer",
+                       "content": {"application/json": {"example": {
+                           "status": "unavailable",
+                           "problem": "the configuration store is unavailable"}}}}})
+    def health():
+        # No token: load balancers and compose probe it. It says nothing about the
+        # deployment (no host, no version), only whether requests can succeed.
+        try:
+            with api.io("health check"):
+                store.client.ping()
+        except StoreUnavailable as exc:
+            log.warning("health check: redis unavailable", extra={"fields": {"error": str(exc)}})
+            return JSONResponse({"status": "unavailable",
+                                 "problem": "the configuration store is unavailable"},
+                                status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse({"status": "ok"})
+
     # -- numbers ----------------------------------------------------------------------
     @app.get("/v1/numbers", response_model=NumberList, tags=["numbers"],
-             summary="Every number this token may see", responses=_responses(401, 503))
-    def list_numbers(who: Who):
-        snap = store.snapshot()
+             summary="The numbers this token may see, in E.164 order, a page at a time",
+             responses=_responses(401, 422, 503))
+    def list_numbers(who: Who,
+                     limit: Annotated[int, Query(ge=1, le=1000, description="page size")] = 500,
+                     cursor: Annotated[str | None, Query(max_length=16, description=(
+                         "next_cursor of the previous page"), examples=["+551140040000"],
+                         json_schema_extra={"pattern": r"^\+[0-9]{1,15}$"})] = None):
+        if cursor is not None and not re.fullmatch(r"\+[0-9]{1,15}", cursor):
+            raise _invalid([("query.cursor", "must be the next_cursor of a previous page "
+                                             "(an E.164 number such as +551140040000)")])
+        entries, nxt = api.page(who.allows, limit, cursor)
         out = {}
-        for e164 in sorted(snap.entries):
-            raw = snap.entries[e164]
-            if raw is None or not who.allows(e164):
-                continue
+        for e164, raw in entries.items():
             try:
                 out[e164] = json.loads(raw)
             except ValueError:
                 continue  # not JSON: the engines ignore it too (and log it)
-        return JSONResponse({"numbers": out})
+        return JSONResponse({"numbers": out, "next_cursor": nxt})
 
     entry_doc = {200: {"description": "the number's entry, as stored (canonical form)",
                        "content": _entry_content("#/components/schemas/NumberEntry", EXAMPLE_ENTRY),

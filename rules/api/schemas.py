@@ -14,7 +14,7 @@ JSON objects as they are), so they allow nothing the real objects lack.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -167,13 +167,24 @@ class Message(BaseModel):
     detail: str
 
 
+class Health(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {"status": "ok"}})
+
+    status: Literal["ok", "unavailable"]
+    problem: str | None = Field(default=None, description="why not ok (503 only)")
+
+
 class NumberList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"example": {"numbers": {"+551140040000": {
         "timezone": "America/Sao_Paulo", "forwarding": [
-            {"to": ["+5511999990000"], "ring_seconds": 20, "record": False}]}}}})
+            {"to": ["+5511999990000"], "ring_seconds": 20, "record": False}]}},
+        "next_cursor": None}})
 
     numbers: dict[str, dict[str, Any]] = Field(
-        description="E.164 -> number entry (NumberEntry), every number this token may see")
+        description="E.164 -> number entry (NumberEntry): one page of the numbers this token "
+                    "may see, in E.164 order")
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at "
+                                                "the end")
 
 
 class ForwardOut(BaseModel):

@@ -70,6 +70,13 @@ def test_serves_over_http(redis_url, seeded, tmp_path):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{base}/v1/numbers", timeout=5)
         assert err.value.code == 401
+        # docker/compose.yaml's health check of the API, run as compose would (port aside)
+        compose = yaml.safe_load((REPO / "docker" / "compose.yaml").read_text())
+        check = compose["services"]["api"]["healthcheck"]["test"]
+        assert check[0] == "CMD" and "127.0.0.1:8000/health" in check[-1]
+        argv = [sys.executable if a == "python" else a.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+                for a in check[1:]]
+        assert subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
     finally:
         proc.terminate()
         proc.wait(10)

@@ -225,3 +225,48 @@ def test_redis_down_is_503_with_a_clear_message_and_no_secrets(tmp_path):
     r = client.put(f"/v1/numbers/{N}", json={}, headers=auth(OPS))
     assert r.status_code == 503
     assert "hunter2" not in r.text
+    r = client.get("/health")                       # what compose and load balancers probe
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.json() == {"status": "unavailable", "problem": "the configuration store is unavailable"}
+
+
+def test_health_needs_no_token_and_tells_nothing_else(client):
+    r = client.get("/health")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+def test_the_list_comes_in_pages_in_e164_order(client, seeded):
+    numbers = [f"+5511400401{i:02d}" for i in range(7)]
+    for n in numbers:
+        assert client.put(f"/v1/numbers/{n}", json={"hangup": [{}]}, headers=auth(ACME)).status_code in (200, 201)
+    mine = sorted([N, *numbers])                                   # ACME sees +551140040*
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        r = client.get("/v1/numbers", params=params, headers=auth(ACME))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert len(body["numbers"]) <= 3 and list(body["numbers"]) == sorted(body["numbers"])
+        seen += list(body["numbers"])
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+        assert cursor == seen[-1]
+    assert seen == mine and pages == 3
+    # GLOBEX's number is never on ACME's pages, whatever the cursor
+    r = client.get("/v1/numbers", params={"cursor": "+5521"}, headers=auth(ACME))
+    assert r.json() == {"numbers": {}, "next_cursor": None}
+    everything = client.get("/v1/numbers", headers=auth(OPS)).json()
+    assert list(everything["numbers"]) == sorted([*mine, "+552130030000"])
+    assert everything["next_cursor"] is None
+
+
+@pytest.mark.parametrize("params, path", [({"cursor": "5511"}, "query.cursor"),
+                                          ({"cursor": "+55 11"}, "query.cursor"),
+                                          ({"limit": 0}, "query.limit"),
+                                          ({"limit": 1001}, "query.limit")])
+def test_a_bad_page_request_is_422_naming_the_parameter(client, seeded, params, path):
+    r = client.get("/v1/numbers", params=params, headers=auth(OPS))
+    assert r.status_code == 422
+    assert [e["path"] for e in r.json()["errors"]] == [path]

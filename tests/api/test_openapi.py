@@ -13,7 +13,7 @@ OPERATIONS = {
     ("/v1/numbers", "get"), ("/v1/numbers/{number}", "get"), ("/v1/numbers/{number}", "put"),
     ("/v1/numbers/{number}", "delete"), ("/v1/numbers/{number}/plan", "get"),
     ("/v1/calls", "get"), ("/v1/calls/{uuid}", "get"), ("/v1/calls/{uuid}/recording", "get"),
-    ("/v1/calls/{uuid}/voicemail", "get"),
+    ("/v1/calls/{uuid}/voicemail", "get"), ("/health", "get"),
     *((f"/v1/numbers/{{number}}/{f}", m) for f in ("messages", "forwarding", "voicemail", "hangup")
       for m in ("get", "put")),
 }
