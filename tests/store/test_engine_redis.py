@@ -177,6 +177,39 @@ def test_a_corrupt_entry_keeps_the_previous_version(redis_url, store, rclient, e
     assert engine.health()["status"] == "ok"
 
 
+def test_a_large_reload_is_in_force_at_once_and_compiled_in_the_background(
+        redis_url, store, rclient, engine_on):
+    from engine.rules_sync import LARGE
+
+    many = {f"+5511400{i:05d}": "CALL_REJECTED" for i in range(LARGE + 100)}
+    store.push(config(**many))
+    engine = engine_on(redis_url)
+    engine.wait_health(lambda h: h["status"] == "ok" and h["numbers_loaded"] == len(many), what="ok")
+    sim = sim_for(engine)
+    first, broken, last = sorted(many)[0], sorted(many)[1], sorted(many)[-1]
+    # every number changes; one of them is corrupted by a writer around `rules push`
+    payload = {n: json.dumps({"timezone": "UTC", **hangup("USER_BUSY")}) for n in many}
+    payload[broken] = '{"hangup": '
+    with rclient.pipeline(transaction=True) as p:
+        p.hset(NUMBERS, mapping=payload).incr(VERSION)
+        p.publish(UPDATES, json.dumps({"version": 2, "numbers": sorted(payload)}))
+        p.execute()
+    engine.wait_health(lambda h: h["rules_version"] == 2, timeout=5, what="v2")
+    assert cause_of(sim, last) == "USER_BUSY"
+    assert cause_of(sim, broken) == "CALL_REJECTED"          # the previous version stays
+    deadline = time.monotonic() + 20
+    while not [l for l in engine.logged("rules compiled") if l["version"] == 2]:
+        assert time.monotonic() < deadline, "the warm-up never finished"
+        time.sleep(0.05)
+    [done] = [l for l in engine.logged("rules compiled") if l["version"] == 2]
+    assert done["compiled"] == len(many) and done["invalid"] == 1
+    update = [l for l in engine.logged("rules updated from Redis") if l["version"] == 2][0]
+    assert update["deferred"] is True and update["changed"] == len(many)
+    assert [l["number"] for l in engine.logged("invalid configuration in Redis")] == [broken]
+    assert cause_of(sim, first) == "USER_BUSY" and cause_of(sim, broken) == "CALL_REJECTED"
+    assert engine.health()["numbers_loaded"] == len(many)
+
+
 def test_redis_down_at_start_then_up(tmp_path, engine_on):
     server = RedisServer(tmp_path / "redis")            # not started yet
     try:
