@@ -2,7 +2,8 @@
 
 Contract: a ``RuleSet`` is an immutable mapping ``E.164 -> CompiledNumber`` plus the
 ``defaults`` it was compiled with and the deployment's ``allowed_prefixes``. It is never
-changed in place: ``replace(changes)`` returns a new RuleSet (``None`` as a value removes
+changed in place (but for ``drain``, which empties a set nobody reads any more):
+``replace(changes)`` returns a new RuleSet (``None`` as a value removes
 the number), so an engine swaps one reference and calls already planned keep theirs.
 ``find(called)`` looks a dialled number up in whatever notation the trunk delivers.
 
@@ -78,6 +79,14 @@ class RuleSet(Mapping[str, CompiledNumber]):
         if found is not None and type(found) is not CompiledNumber:
             found = found.resolve()
         return found
+
+    def drain(self) -> None:
+        """Empty the set one number at a time; for its owner, once nothing reads it any
+        more. Freeing 100,000 compiled numbers in one go is ~0.2 s in which no other
+        thread runs; a Python loop lets the interpreter switch threads in between."""
+        numbers = self._numbers
+        while numbers:
+            numbers.popitem()
 
     def replace(self, changes: Mapping[str, CompiledNumber | None]) -> "RuleSet":
         numbers = dict(self._numbers)

@@ -100,3 +100,38 @@ def test_records_wait_while_redis_is_away_and_overflow_is_counted(caplog):
 
 def test_buffer_never_smaller_than_a_batch():
     assert CallRecordStream(FakeStore(), 1000, 0).capacity == BATCH
+
+
+def test_a_file_reload_runs_off_the_event_loop(tmp_path):
+    """A big file takes seconds to load; the engine loads it in a native thread, so the
+    event loop (every call) keeps running meanwhile. Checked with a ticking greenlet: on
+    the loop itself the load would not let it tick once."""
+    import gc
+    import json
+
+    from engine.service import _load_off_the_loop
+
+    def document(cause):
+        return json.dumps({"defaults": {"region": "BR"}, "numbers": {
+            f"+5511400{i:05d}": {"hangup": [{"cause": cause}]} for i in range(3000)}})
+
+    path = tmp_path / "rules.json"
+    path.write_text(document("CALL_REJECTED"))
+    cache = RulesCache(str(path))
+    cache.load()
+    path.write_text(document("USER_BUSY"))
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10_000_000))
+    ticks = []
+    ticker = gevent.spawn(lambda: [ticks.append(gevent.sleep(0.001)) for _ in iter(int, 1)])
+    try:
+        gevent.sleep(0.01)
+        before = len(ticks)
+        assert cache.reload_if_changed(offload=_load_off_the_loop)
+        during = len(ticks) - before
+    finally:
+        ticker.kill()
+        gc.unfreeze()            # the engine freezes what it loaded; not in the test process
+    assert during > 0
+    assert cache.version == 2 and len(cache) == 3000
+    assert cache.ruleset.find("+551140000042").hangup[0].value == "USER_BUSY"
+    assert gc.isenabled()
