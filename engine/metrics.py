@@ -34,6 +34,8 @@ SETUP_SECONDS = Histogram(
     "callflow_call_setup_seconds", "Accepted connection to first call command", registry=REGISTRY,
     buckets=(5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 1.0),
 )
+RULES_INVALID = Counter("callflow_rules_invalid_entries", "Stored numbers refused by validation "
+                        "(Redis; the previous version stays in force)", registry=REGISTRY)
 VOICEMAILS = Counter("callflow_voicemails", "Voicemails by result", ["result"], registry=REGISTRY)
 VOICEMAIL_EMAILS = Counter("callflow_voicemail_emails", "Voicemail e-mail attempts by result",
                            ["result"], registry=REGISTRY)

@@ -47,6 +47,7 @@ import gevent
 from gevent.event import Event
 from gevent.lock import RLock
 
+from engine import metrics
 from engine.cache import RulesCache
 from rules.compiled import CompiledNumber
 from rules.deferred import DeferredNumber
@@ -88,6 +89,7 @@ class RedisRulesSync:
         self._warming = False                   # the collector is off for compiling
         self._gc_was_enabled = True
         self._invalid_count = 0
+        self._batch_left = 0                    # of the warmer's current batch
         self._defaults_raw: str | None = None
         self._defaults = Defaults()
         self._diverged = False                  # Redis lost its data; see the module doc
@@ -120,7 +122,10 @@ class RedisRulesSync:
         return {"redis": "connected" if self.connected else "disconnected",
                 "redis_url": self.store.describe(),
                 "stale_seconds": round(stale, 3),
-                "redis_problem": self.problem}
+                "redis_problem": self.problem,
+                # numbers in force that the warm-up has not compiled yet (calls compile
+                # the ones they need themselves)
+                "rules_compiling": len(self._pending) + self._batch_left}
 
     @property
     def healthy(self) -> bool:
@@ -358,6 +363,7 @@ class RedisRulesSync:
 
     def _invalid(self, e164: str, exc: ConfigError, kept: CompiledNumber | None) -> None:
         self._invalid_count += 1
+        metrics.RULES_INVALID.inc()
         log.error("invalid configuration in Redis; %s", "the previous version stays in force"
                   if kept is not None else "the number is not served", extra={"fields": {
                       "number": e164, "errors": exc.lines()}})
@@ -397,8 +403,10 @@ class RedisRulesSync:
             while True:
                 while self._pending:
                     batch, self._pending = self._pending, []
+                    self._batch_left = len(batch)
                     for d in _cooperative(batch, every=1):
                         d.resolve()
+                        self._batch_left -= 1
                     done += len(batch)
                     del batch
                 with self._lock:
@@ -410,6 +418,7 @@ class RedisRulesSync:
                     break
         finally:
             self._warmer_active = False
+            self._batch_left = 0
             if self._warming:              # killed (stop) or a bug: never leave gc off
                 self._warm_done()
         log.info("rules compiled", extra={"fields": {

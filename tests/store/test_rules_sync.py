@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine import rules_sync
+from engine import metrics, rules_sync
 from engine.cache import RulesCache
 from engine.rules_sync import RedisRulesSync
 from rules.compiled import CompiledNumber
@@ -76,6 +76,8 @@ def test_a_large_update_is_in_force_before_it_is_compiled(sync, store, caplog):
     assert sync.cache.version == 2 and len(held) == 30
     assert all(type(v) is DeferredNumber and not v.resolved for v in held.values())
     assert not gc.isenabled()                            # off while the warm-up is due
+    assert sync.status()["rules_compiling"] == 30
+    invalid_before = metrics.RULES_INVALID._value.get()
     # a call now compiles its own number and gets the new version
     assert cause(sync.cache, NUMBERS_30[0]) == "USER_BUSY"
     assert held[NUMBERS_30[0]].resolved and not held[NUMBERS_30[1]].resolved
@@ -84,7 +86,8 @@ def test_a_large_update_is_in_force_before_it_is_compiled(sync, store, caplog):
     after = values(sync.cache)
     assert all(type(v) is CompiledNumber for v in after.values())
     assert all(cause(sync.cache, n) == "USER_BUSY" for n in NUMBERS_30)
-    assert gc.isenabled()
+    assert gc.isenabled() and sync.status()["rules_compiling"] == 0
+    assert metrics.RULES_INVALID._value.get() == invalid_before
     assert compiled_log(caplog)[-1] | {"seconds": 0} == {
         "compiled": 30, "invalid": 0, "numbers": 30, "version": 2, "seconds": 0}
 
@@ -102,6 +105,7 @@ def test_refused_entries_in_a_large_update(sync, store, rclient, caplog):
         p.hset(NUMBERS, mapping=payload).incr(VERSION)
         p.publish(UPDATES, json.dumps({"version": 2, "numbers": list(payload)}))
         p.execute()
+    invalid_before = metrics.RULES_INVALID._value.get()
     sync.resync()
     sync._warmer.join()
     assert cause(sync.cache, bad) == "CALL_REJECTED"           # the previous version stays
@@ -114,6 +118,8 @@ def test_refused_entries_in_a_large_update(sync, store, rclient, caplog):
     assert errors[bad].getMessage().endswith("the previous version stays in force")
     assert errors[new_bad].getMessage().endswith("the number is not served")
     assert compiled_log(caplog)[-1]["invalid"] == 2
+    assert metrics.RULES_INVALID._value.get() == invalid_before + 2
+    assert b"callflow_rules_invalid_entries_total" in metrics.exposition()
 
 
 def test_a_small_update_is_compiled_before_the_swap_and_only_what_changed(sync, store, rclient,
