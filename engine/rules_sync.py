@@ -26,9 +26,10 @@ Contract of ``RedisRulesSync(store, cache, check_seconds)``:
 * An update of up to ``LARGE`` numbers is compiled, then swapped in. A larger one (a
   full reload, a defaults change, the first load) is swapped in *deferred*
   (``rules.deferred``): read and diffed, not yet validated. A call to one of its numbers
-  compiles it on the spot (~0.1 ms); meanwhile the warmer
-  greenlet compiles the rest whenever calls leave the CPU idle, logs ``rules compiled``
-  (with how many were refused), and settles the cache on the compiled set. So a full
+  compiles it on the spot (~0.1 ms); meanwhile the warmer greenlet compiles the rest
+  whenever calls leave the CPU idle, logs ``rules compiled`` (with how many were
+  refused), and settles the cache on the compiled set. ``status()``'s
+  ``rules_compiling`` is what it has left. So a full
   reload of 100,000 numbers is in force in about a second instead of the ~10 s of CPU
   that compiling them takes. Every pass over the numbers yields to the other greenlets
   every few milliseconds, so calls are never held up; each swap is one reference
@@ -64,7 +65,8 @@ BACKOFF_MAX = 5.0
 SLICE_SECONDS = 0.002
 # An update naming more numbers than this is applied with a full (chunked) re-read.
 PARTIAL_MAX = 20_000
-# Changes beyond this many are swapped in by building the new set in slices.
+# Changes up to this many are compiled before the swap (one copy of the set with them
+# replaced); beyond it they go in deferred and the new set is built in slices.
 LARGE = 2_000
 
 
