@@ -3,7 +3,7 @@
 Contract of ``DeferredNumber(e164, raw, defaults, allowed_prefixes, previous, on_invalid)``:
 
 * ``resolve()`` validates and compiles ``raw`` (the JSON a store holds, through
-  ``rules.redis_store.compile_entry``) once and returns the ``CompiledNumber``; every
+  ``rules.loader.compile_entry``) once and returns the ``CompiledNumber``; every
   later call returns the same object. It is a pure function of its inputs, memoised.
 * If ``raw`` is refused (or compiling it fails unexpectedly, a bug: reported the same
   way rather than failing every call to the number), ``on_invalid(e164, error, kept)`` is called once (``kept`` is
@@ -26,7 +26,7 @@ from typing import Union
 from rules.compiled import CompiledNumber
 from rules.errors import ConfigError
 from rules.models import Defaults
-from rules.redis_store import compile_entry
+from rules.loader import compile_entry
 
 __all__ = ["DeferredNumber", "OnInvalid", "resolve"]
 

@@ -17,6 +17,8 @@ Contract:
 * ``compile_number(e164, data, defaults=None, allowed_prefixes=())`` validates and compiles
   one number's entry (the object a store keeps under its E.164 key) on its own, with error
   paths rooted at ``numbers.<e164>``.
+* ``compile_entry(e164, raw, defaults, allowed_prefixes)`` does the same from the JSON
+  text a store keeps (not JSON, or a key not in E.164: ``ConfigError`` too).
 * ``load_defaults(data)`` validates a ``defaults`` block.
 
 ``allowed_prefixes`` is the deployment's toll-fraud policy (see ``rules.destinations``);
@@ -39,7 +41,8 @@ from rules.models import Defaults, NumberConfig, ValidationContext
 from rules.numbers import NumberError, normalise_number
 from rules.ruleset import RuleSet
 
-__all__ = ["load_file", "load_text", "load_mapping", "compile_number", "load_defaults", "read_file"]
+__all__ = ["load_file", "load_text", "load_mapping", "compile_number", "compile_entry",
+           "load_defaults", "read_file"]
 
 _TOP_KEYS = ("defaults", "numbers")
 _VALIDATE = NumberConfig.__pydantic_validator__.validate_python
@@ -283,3 +286,18 @@ def read_file(path: str | os.PathLike) -> Any:
 
 def load_file(path: str | os.PathLike, allowed_prefixes: tuple[str, ...] = ()) -> RuleSet:
     return load_mapping(read_file(path), allowed_prefixes)
+
+
+def compile_entry(e164: str, raw: str, defaults: Defaults,
+                  allowed_prefixes: tuple[str, ...] = ()) -> CompiledNumber:
+    """Validate and compile one stored entry (the JSON a store keeps under its E.164 key)
+    exactly as a file's; ConfigError if refused."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError([(f"numbers.{e164}", f"stored entry is not valid JSON: {exc}")]) from None
+    compiled = compile_number(e164, data, defaults, allowed_prefixes)
+    if compiled.number != e164:
+        raise ConfigError([(f"numbers.{e164}", f"the key must be written in E.164 "
+                                               f"({compiled.number})")])
+    return compiled

@@ -28,7 +28,7 @@ Contract of ``RedisStore`` (a ``rules.store.RulesStore``):
   own reconnecting, the commands 1).
 * Every redis-py error is raised as ``StoreUnavailable`` with the URL's password masked;
   a URL redis-py cannot read is a ``ConfigError``.
-* Entries read back are validated like a file (``compile_entry``); an invalid entry is
+* Entries read back are validated like a file (``loader.compile_entry``); an invalid entry is
   reported to ``on_invalid`` and left out, never raised for the whole set.
 """
 from __future__ import annotations
@@ -46,13 +46,14 @@ from redis.retry import Retry
 
 from rules.compiled import CompiledNumber
 from rules.errors import ConfigError, StoreUnavailable
-from rules.loader import compile_number, load_defaults
+from rules.deferred import DeferredNumber
+from rules.loader import compile_entry, load_defaults
 from rules.models import Defaults
 from rules.ruleset import RuleSet
 from rules.store import InvalidEntry, RulesStore
 from rules.stored import StoredConfig, defaults_json, document
 
-__all__ = ["RedisStore", "Snapshot", "WriteResult", "mask_url", "compile_entry",
+__all__ = ["RedisStore", "Snapshot", "WriteResult", "mask_url",
            "parse_defaults", "LUA_MESSAGE", "NUMBERS", "VERSION", "DEFAULTS", "UPDATES", "CALLS"]
 
 NUMBERS = "callflow:numbers"
@@ -160,20 +161,6 @@ def parse_defaults(raw: str | None) -> tuple[Defaults, list[tuple[str, str]]]:
         return Defaults(), [(DEFAULTS, f"not valid JSON: {exc}")]
     except ConfigError as exc:
         return Defaults(), exc.errors
-
-
-def compile_entry(e164: str, raw: str, defaults: Defaults,
-                  allowed_prefixes: tuple[str, ...] = ()) -> CompiledNumber:
-    """Validate and compile one stored entry exactly as a file's; ConfigError if refused."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ConfigError([(f"numbers.{e164}", f"stored entry is not valid JSON: {exc}")]) from None
-    compiled = compile_number(e164, data, defaults, allowed_prefixes)
-    if compiled.number != e164:
-        raise ConfigError([(f"numbers.{e164}", f"the key must be written in E.164 "
-                                               f"({compiled.number})")])
-    return compiled
 
 
 class RedisStore(RulesStore):
@@ -284,12 +271,24 @@ class RedisStore(RulesStore):
             entries = dict(zip(wanted, rest[0])) if wanted else {}
         return Snapshot(int(version or 0), defaults_raw, entries)
 
-    def load(self, on_invalid: InvalidEntry | None = None) -> RuleSet:
+    def load(self, on_invalid: InvalidEntry | None = None, lazy: bool = False) -> RuleSet:
+        """Every stored number. ``lazy``: nothing is validated now; each number is
+        compiled (and, if refused, reported and left out) the first time the set is
+        asked for it (``rules.deferred``): what a command that plans one call needs."""
         snap = self.snapshot()
         defaults, problems = parse_defaults(snap.defaults_raw)
         if problems and on_invalid is not None:
             on_invalid(DEFAULTS, problems)
-        compiled: dict[str, CompiledNumber] = {}
+        compiled: dict[str, CompiledNumber | DeferredNumber] = {}
+        if lazy:
+            def report(e164, exc, kept):
+                if on_invalid is not None:
+                    on_invalid(e164, exc.errors)
+            for e164, raw in snap.entries.items():
+                if raw is not None:
+                    compiled[e164] = DeferredNumber(e164, raw, defaults, self.allowed_prefixes,
+                                                    None, report)
+            return RuleSet(compiled, defaults, self.allowed_prefixes)
         for e164, raw in snap.entries.items():
             if raw is None:
                 continue

@@ -1,8 +1,10 @@
 """`callflow plan [SOURCE] NUMBER [--caller C] [--at ISO8601]`: what a call would get.
 
 SOURCE is a YAML/JSON file or a Redis URL (``redis://``, ``rediss://``); without it,
-``--rules SOURCE``, else ``CALLFLOW_RULES``. From Redis, an entry that fails validation is
-left out with a warning on stderr (as the engine does); Redis unavailable exits 1.
+``--rules SOURCE``, else ``CALLFLOW_RULES``. A file is validated whole (every error, exit
+1). From Redis only the called number is compiled (a second for 100,000 stored numbers,
+not the ~15 s of compiling them all); if its entry fails validation it is left out with a
+warning on stderr (as the engine does); Redis unavailable exits 1.
 
 Prints ``Plan.to_json()`` (indent 2) on stdout. ``--at`` without an offset is local time
 in the number's zone (for an unknown number, ``defaults.timezone``); a local time that
@@ -70,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         store = open_store(args.file)
-        ruleset = store.load(on_invalid=invalid)
+        ruleset = (store.load(on_invalid=invalid, lazy=True) if store.kind == "redis"
+                   else store.load())
     except ConfigError as exc:
         return report.config_error(exc)
     except StoreUnavailable as exc:

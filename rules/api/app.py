@@ -63,9 +63,10 @@ from rules.api.schemas import (EXAMPLE_ENTRY, EXAMPLE_FORWARDING, EXAMPLE_HANGUP
 from rules.api.settings import ApiSettings
 from rules.api_store import ABSENT, ANY, EXISTS, ApiStore, etag, record_of
 from rules.errors import ConfigError, StoreUnavailable
+from rules.loader import compile_entry
 from rules.numbers import NumberError, normalise_number
 from rules.planner import plan_call
-from rules.redis_store import RedisStore, compile_entry
+from rules.redis_store import RedisStore
 from rules.ruleset import RuleSet
 from rules.stored import entry_json
 

@@ -151,7 +151,14 @@ def test_plan_reads_redis(callflow, redis_url, rclient):
         plan = json.loads(r.stdout)
         assert plan["number"] == "+551140040000" and plan["start"] == ["welcome.wav"]
         assert plan["local_time"] == "2026-11-27T10:00:00-03:00"
-        assert "warning: +551140040077 left out" in r.stderr
+        assert "+551140040077" not in r.stderr     # only the called number is compiled
+    # the corrupt one: left out with its errors, refused as the engine would
+    r = callflow("plan", redis_url, "+551140040077")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["hangup"] == "UNALLOCATED_NUMBER"
+    assert r.stderr.startswith("warning: +551140040077 left out, its stored entry is invalid:\n"
+                               "  numbers.+551140040077: stored entry is not valid JSON")
+    assert "warning: +551140040077 is not configured" in r.stderr
     r = callflow("plan", "+551140040000")
     assert r.returncode == 2
 
