@@ -12,10 +12,10 @@ It works with either store (``rules.store``):
   ``reload_if_changed()`` polled by the service; a changed file that is invalid is
   logged with every error and the rules in force stay.
 * Redis: ``engine.rules_sync`` reads, then calls ``install`` / ``apply`` with the Redis
-  version it read, changed numbers deferred (``rules.deferred``: compiled by the first
-  call that needs them or in the background, then ``settle`` swaps in the compiled set). Until the first ``install``, ``ready`` is
-  False and the service refuses calls (FreeSWITCH fails over) rather than answering
-  every number as unknown.
+  version it read; a large update's numbers go in deferred (``rules.deferred``: compiled
+  by the first call that needs them or in the background, then ``settle`` swaps in the
+  compiled set). Until the first ``install``, ``ready`` is False and the service refuses
+  calls (FreeSWITCH fails over) rather than answering every number as unknown.
 
 ``version`` is the file's reload count, or the ``callflow:version`` applied (the
 figure /health shows as ``rules_version``); ``loaded_at`` the wall time of the last swap.

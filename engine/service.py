@@ -43,9 +43,6 @@ log = logging.getLogger("callflow.service")
 RELOAD_CHECK_SECONDS = 2.0
 # How long start() waits for the first load from Redis before listening anyway.
 REDIS_START_WAIT_SECONDS = 5.0
-
-
-
 # While a rules file loads in a native thread, the event loop (every call) waits for the
 # GIL at most this long each time it wakes up; Python's default of 5 ms would add up to
 # several times that to each call. bench_file_reload.py measures the effect.
@@ -77,6 +74,7 @@ def _load_off_the_loop(load):
         return gevent.get_hub().threadpool.apply(work)
     finally:
         sys.setswitchinterval(interval)
+
 
 class Service:
     def __init__(self, settings: Settings, voicemail_sink=None):

@@ -13,7 +13,6 @@ Mirrors src/switch_xml.c (preprocess, expand_vars, preprocess_glob) of FreeSWITC
 from __future__ import annotations
 
 import glob
-import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path

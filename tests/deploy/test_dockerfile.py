@@ -9,9 +9,6 @@ import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
-
-import pytest
 
 from tests.deploy.conftest import DOCKER, REPO
 from tests.engine.conftest import E2E_RULES, MEDIA

@@ -14,7 +14,6 @@ Linger-Time) are in sim seconds.
 """
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time

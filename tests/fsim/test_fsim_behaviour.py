@@ -11,7 +11,6 @@ import pytest
 
 from . import Simulator, Target, parse_dial_string
 from .controller import Controller
-from .wire import fs_urldecode
 
 SCALE = 0.02
 
