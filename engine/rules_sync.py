@@ -303,10 +303,11 @@ class RedisRulesSync:
         defaults, prefixes, current = self._defaults, self.store.allowed_prefixes, self._compiled
         if todo and not small:
             self._gc_off()
+        refused: list[str] = []          # by this update's own compiling (small ones)
+        report = self._refused_now(refused) if small else self._refused_in_warm_up
         changed: dict[str, CompiledNumber | DeferredNumber | None] = {
-            k: DeferredNumber(k, v, defaults, prefixes, current.get(k), self._invalid)
+            k: DeferredNumber(k, v, defaults, prefixes, current.get(k), report)
             for k, v in _cooperative(todo.items())}
-        invalid_before = self._invalid_count
         if small:
             changed = {k: d.resolve() for k, d in _cooperative(changed.items(), every=1)}
         t1 = time.perf_counter()
@@ -325,7 +326,7 @@ class RedisRulesSync:
                 "version": version, "changed": len(changed), "removed": len(removed),
                 "numbers": len(self.cache), "full": full, "deferred": not small,
                 # refused entries of a deferred update are counted by "rules compiled"
-                **({"invalid": self._invalid_count - invalid_before} if small else {}),
+                **({"invalid": len(refused)} if small else {}),
                 "prepare_seconds": round(t1 - t0, 3), "swap_seconds": round(t2 - t1, 3),
                 # A sample: sorting 100,000 numbers would hold calls up for ~0.1 s.
                 "numbers_changed": sorted(itertools.islice(itertools.chain(changed, removed), 20))}})
@@ -363,8 +364,17 @@ class RedisRulesSync:
         self.cache.install(RuleSet(current, self._defaults, self.store.allowed_prefixes), version)
         return garbage
 
+    def _refused_now(self, refused: list[str]):
+        def report(e164: str, exc: ConfigError, kept: CompiledNumber | None) -> None:
+            refused.append(e164)
+            self._invalid(e164, exc, kept)
+        return report
+
+    def _refused_in_warm_up(self, e164: str, exc: ConfigError, kept: CompiledNumber | None) -> None:
+        self._invalid_count += 1      # for the warm-up's "rules compiled" line
+        self._invalid(e164, exc, kept)
+
     def _invalid(self, e164: str, exc: ConfigError, kept: CompiledNumber | None) -> None:
-        self._invalid_count += 1
         metrics.RULES_INVALID.inc()
         log.error("invalid configuration in Redis; %s", "the previous version stays in force"
                   if kept is not None else "the number is not served", extra={"fields": {

@@ -145,12 +145,18 @@ def test_a_small_update_is_compiled_before_the_swap_and_only_what_changed(sync, 
     assert update["deferred"] is False and update["invalid"] == 1
 
 
-def test_updates_arriving_during_the_warm_up_are_compiled_too(sync, store):
+def test_updates_arriving_during_the_warm_up_are_compiled_too(sync, store, rclient, caplog):
+    caplog.set_level(logging.INFO, "callflow.rules")
     store.push(config("CALL_REJECTED"))
     sync.resync()                                        # warmer spawned, not run yet
     store.push(config("USER_BUSY", NUMBERS_30[:3]))
+    rclient.hset(NUMBERS, "+551140040098", "not json")   # a small update, one refused
+    rclient.incr(VERSION)
     sync.resync()
+    small = [r.fields for r in caplog.records if r.getMessage() == "rules updated from Redis"][-1]
+    assert small["deferred"] is False and small["invalid"] == 1
     sync._warmer.join()
+    assert compiled_log(caplog)[-1]["invalid"] == 0      # the warm-up's own count
     held = values(sync.cache)
     assert all(type(v) is CompiledNumber for v in held.values()) and len(held) == 30
     assert [cause(sync.cache, n) for n in NUMBERS_30[:4]] == ["USER_BUSY"] * 3 + ["CALL_REJECTED"]
