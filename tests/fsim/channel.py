@@ -783,7 +783,10 @@ class Call:
         self.app_started = self.now()
         if self.hangup_during and self.hangup_during[0] == app:
             with self.cv:
-                self.caller_deadline = min(self.caller_deadline, self.now() + float(self.hangup_during[1]))
+                # from app_started itself: a second now() would be a few sim ms later at a
+                # small time_scale, and the cut-off would read 1002 ms instead of 1000
+                self.caller_deadline = min(self.caller_deadline,
+                                           self.app_started + float(self.hangup_during[1]))
             self.hangup_during = None
         handler = getattr(self, "_app_" + app)
         response = handler(arg or "") or "_none_"
@@ -881,7 +884,7 @@ class Call:
         self.emit("PLAYBACK_START", post=post)
         start = self.app_started       # the caller_hangup_during delay counts from here too
         ok = self._sleep(max(0.0, start + ms / 1000 - self.now()), breakable=True)
-        played = ms if ok else int((min(self.now(), self.cut_at) - start) * 1000)
+        played = ms if ok else int(round((min(self.now(), self.cut_at) - start) * 1000))
         if ok and self.now() - start < ms / 1000 - 1e-6:
             played = int((self.now() - start) * 1000)           # uuid_break
         samples = played * 8
