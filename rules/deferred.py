@@ -25,8 +25,8 @@ from typing import Union
 
 from rules.compiled import CompiledNumber
 from rules.errors import ConfigError
-from rules.models import Defaults
 from rules.loader import compile_entry
+from rules.models import Defaults
 
 __all__ = ["DeferredNumber", "OnInvalid", "resolve"]
 
