@@ -26,6 +26,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen | None, log=None, timeout: float = 10.0) -> None:
+    """SIGTERM a helper's child process, SIGKILL it if it has not exited within
+    ``timeout``, then close its log file."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if log is not None:
+        log.close()
+
+
 def write_wav(path: Path, seconds: float = 0.5, rate: int = 8000) -> Path:
     import math
     import struct
@@ -128,13 +142,5 @@ class EngineProcess:
         self.proc.send_signal(sig)
 
     def stop(self) -> int | None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if getattr(self, "_log", None):
-            self._log.close()
+        stop_process(self.proc, getattr(self, "_log", None))
         return self.proc.returncode if self.proc else None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from tests.helpers.engine_proc import free_port
+from tests.helpers.engine_proc import free_port, stop_process
 
 MISSING = ("redis-server is not installed (not on PATH). The Redis tests need a real server: "
            "apt-get install redis-server (CI's .ci/run installs it).")
@@ -111,12 +111,4 @@ class RedisServer:
             self._log.close()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if getattr(self, "_log", None):
-            self._log.close()
+        stop_process(self.proc, getattr(self, "_log", None))
