@@ -85,7 +85,6 @@ class RedisRulesSync:
         self._compiled: dict[str, CompiledNumber | DeferredNumber] = {}
         self._lock = RLock()                    # applying vs. settling
         self._pending: list[DeferredNumber] = []   # deferred numbers the warmer has to compile
-        self._unsettled: dict[str, DeferredNumber] = {}   # deferred in the cache, by number
         self._warmer = None
         self._warmer_active = False             # a warmer owns the queue
         self._warming = False                   # the collector is off for compiling
@@ -313,11 +312,8 @@ class RedisRulesSync:
         t1 = time.perf_counter()
         for k in removed:
             self._raw.pop(k, None)
-            self._unsettled.pop(k, None)
         for k, v in _cooperative(todo.items()):
             self._raw[k] = v
-        if not small:
-            self._unsettled.update(changed)
         garbage = self._swap(changed, removed, small, version)
         t2 = time.perf_counter()
         self._synced_at = time.monotonic()
@@ -446,22 +442,7 @@ class RedisRulesSync:
     def _settle(self) -> None:
         """Swap in the same set with its deferred entries replaced by their compiled form
         (refused ones without a previous version dropped). Called with the lock held."""
-        unsettled, self._unsettled = self._unsettled, {}
         current = self._compiled
-        if len(unsettled) <= LARGE:
-            # One copy of the set with a few entries replaced, as for a small update.
-            changes: dict[str, CompiledNumber | None] = {}
-            for k in unsettled:
-                v = current.get(k)
-                if type(v) is DeferredNumber:
-                    changes[k] = v = v.resolve()
-                    if v is None:
-                        del current[k]
-                    else:
-                        current[k] = v
-            if changes:
-                self.cache.settle(self.cache.ruleset.replace(changes))
-            return
         settled: dict[str, CompiledNumber] = {}
         for k, v in _cooperative(current.items()):
             if type(v) is DeferredNumber:
