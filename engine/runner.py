@@ -94,7 +94,8 @@ def _drive(ctx: CallContext) -> None:
         if last is Outcome.ANSWERED:
             record.outcome = CallOutcome.ANSWERED.value
             break
-        if last is Outcome.CALLER_GONE:
+        if last is Outcome.CALLER_GONE or call.gone:
+            # Gone while or right after this attempt: no next phone rings for nobody.
             return
 
     if record.outcome != CallOutcome.ANSWERED.value and plan.voicemail:

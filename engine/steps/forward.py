@@ -30,6 +30,11 @@ from rules.plan import ForwardAttempt
 RESULT_VARIABLES = ("originate_disposition", "DIALSTATUS", "bridge_hangup_cause")
 BEFORE_BRIDGE = " ".join(["continue_on_fail=true", "hangup_after_bridge=false"]
                          + [f"{name}=" for name in RESULT_VARIABLES])
+# record_session records from the moment it starts, ringback included (1.6 s of a 2 s
+# ring were in the file on FreeSWITCH 1.11.1, tests/switch/freeswitch). With
+# RECORD_BRIDGE_REQ the media bug waits until the channel is bridged (SMBF_BRIDGE_REQ,
+# switch_ivr_async.c record_session), so the file holds the conversation only.
+BEFORE_BRIDGE_RECORDED = BEFORE_BRIDGE + " RECORD_BRIDGE_REQ=true"
 
 # originate_disposition / DIALSTATUS values -> outcome (transcripts README, "Bridge
 # outcomes", and FreeSWITCH's switch_channel_cause2str names).
@@ -70,8 +75,12 @@ def run(ctx, attempt: ForwardAttempt, index: int) -> Outcome:
     outcome = Outcome.CALLER_GONE
     remove_callback = call.on_event(on_bridge)
     recording = None
+    # Only a bridge that was sent is an attempt: a caller gone before it (during the
+    # multiset, or between two attempts) rang nobody and must not be recorded as
+    # having tried the next phone.
+    dialled = False
     try:
-        call.multiset(BEFORE_BRIDGE)
+        call.multiset(BEFORE_BRIDGE_RECORDED if attempt.record else BEFORE_BRIDGE)
         if attempt.record:
             recording = str(ctx.dated_path(ctx.services.recordings_dir))
             call.record_session(recording)
@@ -79,6 +88,7 @@ def run(ctx, attempt: ForwardAttempt, index: int) -> Outcome:
             log.info("recording conversation", fields={"path": recording})
         log.info("forwarding", fields={"attempt": index, "to": list(attempt.to),
                                        "ring_seconds": attempt.ring_seconds, "dial": dial})
+        dialled = True
         complete = call.bridge(dial, attempt.ring_seconds)
         outcome = classify(complete)
         log.info("forward result", fields={
@@ -95,6 +105,9 @@ def run(ctx, attempt: ForwardAttempt, index: int) -> Outcome:
                 log.info("recording discarded: attempt not answered", fields={"path": recording})
         return outcome
     except CallerGone:
+        if not dialled:
+            log.info("caller gone before forwarding; not dialling", fields={"attempt": index})
+            raise
         # The caller hung up while ringing or talking: a conversation that had started
         # still counts as answered (the call record must say the forward worked).
         outcome = Outcome.ANSWERED if bridged["at"] is not None else Outcome.CALLER_GONE
@@ -103,6 +116,7 @@ def run(ctx, attempt: ForwardAttempt, index: int) -> Outcome:
         raise
     finally:
         remove_callback()
-        metrics.ATTEMPTS.labels(outcome.value).inc()
-        ctx.record.attempts.append(Attempt(list(attempt.to), outcome.value,
-                                           round(time.monotonic() - started, 3)))
+        if dialled:
+            metrics.ATTEMPTS.labels(outcome.value).inc()
+            ctx.record.attempts.append(Attempt(list(attempt.to), outcome.value,
+                                               round(time.monotonic() - started, 3)))

@@ -58,3 +58,41 @@ def test_other_dispositions(disposition, dialstatus, expected):
         get = dict.get
     assert classify(Fake({"variable_originate_disposition": disposition,
                           "variable_DIALSTATUS": dialstatus})) is expected
+
+
+def test_a_caller_gone_before_the_bridge_records_no_attempt():
+    # The caller hangs up between two attempts (the hang-up lands while the next
+    # attempt's multiset is on its way): the next phone never rang, so the call record
+    # must not list it (seen on FreeSWITCH 1.11.1 from outside: issue "Real FreeSWITCH").
+    import logging
+    from types import SimpleNamespace
+
+    from engine.dialstring import DialTemplates
+    from engine.records import CallRecord
+    from engine.steps import forward
+    from rules.errors import CallerGone
+    from rules.plan import ForwardAttempt
+
+    sent = []
+
+    class GoneCall:
+        def on_event(self, callback):
+            return lambda: None
+
+        def multiset(self, assignments):
+            sent.append("multiset")
+            raise CallerGone("caller hung up (NORMAL_CLEARING)")
+
+        def bridge(self, arg, ring_seconds):  # pragma: no cover - must not be reached
+            sent.append("bridge")
+
+    class Log:
+        def info(self, msg, fields=None):
+            logging.getLogger("test").info(msg)
+
+    record = CallRecord(uuid="u", number="+551140040001", caller="+5521988887777")
+    ctx = SimpleNamespace(call=GoneCall(), log=Log(), record=record,
+                          services=SimpleNamespace(templates=DialTemplates()))
+    with pytest.raises(CallerGone):
+        forward.run(ctx, ForwardAttempt(to=("+5511900000001",), ring_seconds=10), 1)
+    assert sent == ["multiset"] and record.attempts == []

@@ -944,7 +944,11 @@ class Call:
 
     def _app_record_session(self, arg):
         path = arg.split()[0] if arg.split() else ""
-        self.session_rec = (path, self.now())
+        # Real FreeSWITCH 1.11.1 records from this moment, ringback included; with
+        # RECORD_BRIDGE_REQ=true only from the bridge on (tests/switch/freeswitch,
+        # test_recording_holds_the_conversation_only; switch_ivr_async.c SMBF_BRIDGE_REQ).
+        bridge_req = self.vars.get("RECORD_BRIDGE_REQ", "").lower() in ("true", "yes", "on", "1")
+        self.session_rec = (path, None if bridge_req else self.now())
         # transcript 03: RECORD_START (from switch_ivr_async.c), then EXECUTE_COMPLETE at once
         self.emit("RECORD_START", post=[("Record-File-Path", fs_urlencode(path))],
                   origin_key="RECORD_START/session")
@@ -957,7 +961,7 @@ class Call:
         path, start = self.session_rec
         self.session_rec = None
         end = self.hangup_sim_time if self.hangup_sim_time is not None else self.now()
-        ms = int(round((end - start) * 1000))
+        ms = 0 if start is None else int(round((end - start) * 1000))
         size = self._write_wav(path, ms, ms)
         v = self.vars
         # transcript 03 RECORD_STOP: after CHANNEL_STATE CS_HANGUP, success-silence
@@ -1107,6 +1111,8 @@ class Call:
             ("Other-Leg-Privacy-Hide-Name", "false"), ("Other-Leg-Privacy-Hide-Number", "false")]
         pre = [("Bridge-A-Unique-ID", self.uuid), ("Bridge-B-Unique-ID", b_uuid)]
         self.emit("CHANNEL_BRIDGE", pre=pre)
+        if self.session_rec and self.session_rec[1] is None:
+            self.session_rec = (self.session_rec[0], self.now())
         rec.answered_by, rec.outcome, rec.dialstatus = ep.dial, "SUCCESS", "SUCCESS"
         talked = self._sleep(target.talk)
         cause = "NORMAL_CLEARING"

@@ -331,6 +331,29 @@ def test_many_concurrent_calls(ctl):
     assert len({r.uuid for r in results}) == 8
 
 
+def test_record_session_includes_ringing_unless_bridge_required(ctl, tmp_path):
+    # As the real switch does (tests/switch/freeswitch): record_session records the
+    # ringback too; RECORD_BRIDGE_REQ=true makes it wait for the bridge.
+    lengths = {}
+    for bridge_req in (False, True):
+        sim = _sim(ctl, x=Target.answers(after=3, talk=1))
+        h = sim.place_call_async()
+        conn = ctl.accept()
+        ctl.start(conn)
+        if bridge_req:
+            conn.execute("set", "RECORD_BRIDGE_REQ=true")
+        path = str(tmp_path / f"rec-{bridge_req}.wav")
+        conn.execute("record_session", path)
+        conn.execute("bridge", "sofia/gw/x")
+        conn.execute("hangup")
+        conn.drain()
+        h.result(5)
+        with wave.open(path) as w:
+            lengths[bridge_req] = w.getnframes() / 8000
+    assert lengths[False] >= 3.9            # 3 s of ringing + 1 s of talk
+    assert 0.95 <= lengths[True] < 3        # the talk only
+
+
 def test_record_session_wav_covers_conversation(ctl, tmp_path):
     sim = _sim(ctl, x=Target.answers(after=0, talk=2))
     h = sim.place_call_async()

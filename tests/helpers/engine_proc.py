@@ -56,8 +56,12 @@ def write_wav(path: Path, seconds: float = 0.5, rate: int = 8000) -> Path:
 
 
 class EngineProcess:
-    def __init__(self, tmp: Path, rules_text: str, media: list[str] = (), env: dict | None = None):
+    def __init__(self, tmp: Path, rules_text: str, media: list[str] = (), env: dict | None = None,
+                 command: list[str] | None = None):
         self.tmp = tmp
+        # Default: this interpreter runs the CLI module; the real-switch tier passes the
+        # installed `callflow` console script, as a user runs it.
+        self.command = command or [sys.executable, "-m", "engine.cli", "serve"]
         self.rules = tmp / "rules.yaml"
         self.rules.write_text(rules_text)
         self.media_dir = tmp / "media"
@@ -88,8 +92,8 @@ class EngineProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 15.0) -> "EngineProcess":
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve"], cwd=REPO,
+        self._log = open(self.log_path, "ab")  # a restart keeps the earlier records
+        self.proc = subprocess.Popen(self.command, cwd=REPO,
                                      env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -109,6 +113,20 @@ class EngineProcess:
     def health(self) -> dict:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/health", timeout=2) as r:
             return json.loads(r.read())
+
+    def wait_healthy(self, timeout: float = 15.0) -> dict:
+        """Wait until /health says ok (rules loaded, e.g. from Redis)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                health = self.health()
+            except OSError:
+                health = {}
+            if health.get("status") == "ok":
+                return health
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"engine not healthy: {health}\n{self.log_text()[-3000:]}")
+            time.sleep(0.05)
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/metrics", timeout=2) as r:

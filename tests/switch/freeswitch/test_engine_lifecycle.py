@@ -1,0 +1,84 @@
+"""The engine's life around real calls: not running, killed mid-traffic and restarted,
+and a burst of calls. What the switch does without an engine is the project's own
+dialplan (dialplan/callflow.xml with socket_resume and the fallback), seen for real."""
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.helpers.engine_proc import free_port
+from tests.switch.freeswitch.instance import FALLBACK_AUDIO
+from tests.switch.freeswitch.test_calls import finished
+
+pytestmark = pytest.mark.slow
+
+
+def test_no_engine_the_fallback_plays_and_the_call_ends(lab):
+    dead = f"127.0.0.1:{free_port()}"          # nothing listens there
+    lab.fs.set_engines([dead, dead])
+    try:
+        call = lab.call("551140040002")
+        call.wait_ended(timeout=20)
+    finally:
+        lab.fs.set_engines([f"127.0.0.1:{lab.engine.port}"])
+    apps = [a for a, _ in call.apps()]
+    # both socket actions ran and returned (socket_resume), then fallback/message.xml
+    assert apps.count("socket") == 2
+    assert apps[apps.index("socket") + 2:] == ["log", "pre_answer", "playback", "hangup"]
+    assert dict(call.apps())["playback"] == FALLBACK_AUDIO
+    assert call.caller_hangup() == ("NORMAL_TEMPORARY_FAILURE", 41)
+    assert not call.caller_answered()            # early media only: the caller is not billed
+    assert call.legs() == []
+
+
+def test_engine_killed_mid_traffic_no_call_stuck_and_restart_serves(lab):
+    # Three calls ringing a phone for 20 s when the engine dies (SIGKILL, a crash).
+    calls = [lab.call("551140040009") for _ in range(3)]
+    for call in calls:
+        call.wait_app("bridge", timeout=15)
+    lab.engine.proc.send_signal(signal.SIGKILL)
+    lab.engine.proc.wait(10)
+    killed_at = time.monotonic()
+    try:
+        # What FreeSWITCH 1.11.1 does (docs/freeswitch.md): the socket closing ends the
+        # running bridge at once (ORIGINATOR_CANCEL, the phone stops ringing); with
+        # socket_resume the dialplan goes on to the next socket action (here the same
+        # dead engine: refused) and the fallback ends the call, all within about 1 s.
+        for call in calls:
+            call.wait_ended(timeout=15)
+        assert time.monotonic() - killed_at < 10
+        for call in calls:
+            (bridge,) = call.completions("bridge")
+            assert bridge["variable_originate_disposition"] == "ORIGINATOR_CANCEL"
+            apps = [a for a, _ in call.apps()]
+            assert apps.count("socket") == 2
+            assert "pre_answer" in apps and apps[-1] == "hangup", apps
+            assert call.caller_hangup()[0] == "NORMAL_TEMPORARY_FAILURE"
+    finally:
+        lab.engine.start()
+        lab.engine.wait_healthy()
+    fresh = lab.call("551140040006")
+    rec = finished(lab, fresh)
+    assert rec["outcome"] == "hangup" and fresh.caller_hangup() == ("CALL_REJECTED", 21)
+    # nothing is left on the switch: no parked caller, no far end still ringing
+    deadline = time.monotonic() + 10
+    while not lab.client.api("show channels count").strip().startswith("0 total"):
+        assert time.monotonic() < deadline, lab.client.api("show channels")
+        time.sleep(0.1)
+
+
+def test_fifty_calls_in_two_seconds_all_complete(lab):
+    calls = []
+    started = time.monotonic()
+    for i in range(50):
+        # pacing the offered calls, 40 ms apart; no assertion waits on a sleep
+        time.sleep(max(0.0, started + i * 0.04 - time.monotonic()))
+        calls.append(lab.call("551140040012", caller=f"55219888{i:05d}"))
+    records = [finished(lab, call, timeout=60) for call in calls]
+    assert [r["outcome"] for r in records] == ["answered"] * 50
+    assert all([a["result"] for a in r["attempts"]] == ["answered"] for r in records)
+    assert all(call.played() == [lab.media("hello.wav")] for call in calls)
+    assert len({r["uuid"] for r in records}) == 50
+    assert sorted(r["caller"] for r in records) == sorted(f"+55219888{i:05d}" for i in range(50))
