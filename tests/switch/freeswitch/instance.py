@@ -60,6 +60,12 @@ def _vars(engines: list[str], fallback_audio: str) -> str:
 """
 
 
+def _settings(name: str, params: dict) -> str:
+    lines = "\n".join(f'    <param name="{k}" value="{v}"/>' for k, v in params.items())
+    return (f'<configuration name="{name}" description="{name}">\n  <settings>\n{lines}\n'
+            '  </settings>\n</configuration>\n')
+
+
 def _configs(esl_port: int, password: str, rtp_start: int) -> dict[str, str]:
     modules = "\n".join(f'    <load module="{m}"/>' for m in MODULES)
     return {
@@ -69,30 +75,15 @@ def _configs(esl_port: int, password: str, rtp_start: int) -> dict[str, str]:
   </modules>
 </configuration>
 """,
-        "event_socket.conf.xml": f"""<configuration name="event_socket.conf" description="Socket Client">
-  <settings>
-    <param name="nat-map" value="false"/>
-    <param name="listen-ip" value="127.0.0.1"/>
-    <param name="listen-port" value="{esl_port}"/>
-    <param name="password" value="{password}"/>
-    <param name="apply-inbound-acl" value="loopback.auto"/>
-    <param name="stop-on-bind-error" value="true"/>
-  </settings>
-</configuration>
-""",
-        # sessions-per-second: the load scenario offers 50 calls in 2 s, each 3 sessions
-        # (caller leg pair) plus a target pair.
-        "switch.conf.xml": f"""<configuration name="switch.conf" description="Core Configuration">
-  <settings>
-    <param name="colorize-console" value="false"/>
-    <param name="max-sessions" value="2000"/>
-    <param name="sessions-per-second" value="1000"/>
-    <param name="loglevel" value="debug"/>
-    <param name="rtp-start-port" value="{rtp_start}"/>
-    <param name="rtp-end-port" value="{rtp_start + 100}"/>
-  </settings>
-</configuration>
-""",
+        "event_socket.conf.xml": _settings("event_socket.conf", {
+            "nat-map": "false", "listen-ip": "127.0.0.1", "listen-port": esl_port,
+            "password": password, "apply-inbound-acl": "loopback.auto",
+            "stop-on-bind-error": "true"}),
+        # sessions-per-second: the load scenario offers 50 calls in 2 s, each four
+        # sessions (the caller's loopback pair and a far end's).
+        "switch.conf.xml": _settings("switch.conf", {
+            "colorize-console": "false", "max-sessions": 2000, "sessions-per-second": 1000,
+            "loglevel": "debug", "rtp-start-port": rtp_start, "rtp-end-port": rtp_start + 100}),
         "console.conf.xml": """<configuration name="console.conf" description="Console Logger">
   <mappings><map name="all" value="console,debug,info,notice,warning,err,crit,alert"/></mappings>
   <settings><param name="colorize" value="false"/><param name="loglevel" value="info"/></settings>
