@@ -3,6 +3,7 @@ and a burst of calls. What the switch does without an engine is the project's ow
 dialplan (dialplan/callflow.xml with socket_resume and the fallback), seen for real."""
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -82,3 +83,33 @@ def test_fifty_calls_in_two_seconds_all_complete(lab):
     assert all(call.played() == [lab.media("hello.wav")] for call in calls)
     assert len({r["uuid"] for r in records}) == 50
     assert sorted(r["caller"] for r in records) == sorted(f"+55219888{i:05d}" for i in range(50))
+
+
+def test_switch_dies_mid_command_other_calls_never_notice(lab, tmp_path):
+    # A second, private FreeSWITCH on the same engine is killed (SIGKILL: its sockets
+    # close in the middle of the engine's bridge command) while a call on the lab's
+    # switch is ringing too. The engine writes the dead call's record, logs why, and the
+    # other call goes on untouched.
+    from tests.switch.freeswitch.calls import PlacedCall
+    from tests.switch.freeswitch.esl_client import EventLog
+    from tests.switch.freeswitch.instance import FreeSwitch
+
+    other = lab.call("551140040002")                 # rings 5 s, then the next phone answers
+    doomed_fs = FreeSwitch(tmp_path / "doomed", [f"127.0.0.1:{lab.engine.port}"]).start()
+    try:
+        with doomed_fs.client() as client:
+            events = EventLog("127.0.0.1", doomed_fs.esl_port, doomed_fs.password)
+            doomed = PlacedCall(events, client, "551140040009")
+            doomed.wait_app("bridge")
+            uuid = doomed.controlled_uuid
+            os.kill(doomed_fs.pid, signal.SIGKILL)
+            events.close()
+    finally:
+        doomed_fs.stop()
+    rec = lab.engine.wait_record(uuid, timeout=10)
+    assert rec["outcome"] == "missed"
+    assert [a["result"] for a in rec["attempts"]] == ["caller_gone"]
+    lines = [l for l in lab.engine.log_lines() if l.get("uuid") == uuid and "caller gone" in l.get("msg", "")]
+    assert len(lines) == 1 and "socket" in lines[0]["msg"], lines
+    rec_other = finished(lab, other)
+    assert [a["result"] for a in rec_other["attempts"]] == ["no_answer", "answered"]
