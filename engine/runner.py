@@ -95,7 +95,7 @@ def _drive(ctx: CallContext) -> None:
             record.outcome = CallOutcome.ANSWERED.value
             break
         if last is Outcome.CALLER_GONE or call.gone:
-            # Gone while or right after this attempt: no next phone rings for nobody.
+            # Gone during or right after this attempt: ring no phone for a caller who left.
             return
 
     if record.outcome != CallOutcome.ANSWERED.value and plan.voicemail:

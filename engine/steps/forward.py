@@ -107,6 +107,7 @@ def run(ctx, attempt: ForwardAttempt, index: int) -> Outcome:
     except CallerGone:
         if not dialled:
             log.info("caller gone before forwarding; not dialling", fields={"attempt": index})
+            ctx.record.recording = None if recording else ctx.record.recording
             raise
         # The caller hung up while ringing or talking: a conversation that had started
         # still counts as answered (the call record must say the forward worked).
