@@ -34,13 +34,16 @@ def test_no_engine_the_fallback_plays_and_the_call_ends(lab):
     assert call.legs() == []
 
 
-def test_engine_killed_mid_traffic_no_call_stuck_and_restart_serves(lab):
-    # Three calls ringing a phone for 20 s when the engine dies (SIGKILL, a crash).
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["crash", "stop"])
+def test_engine_killed_mid_traffic_no_call_stuck_and_restart_serves(lab, sig):
+    # Three calls ringing a phone for 20 s when the engine dies (SIGKILL, a crash) or is
+    # stopped (SIGTERM: it drains for CALLFLOW_DRAIN_SECONDS=5, then exits with the
+    # calls still ringing).
     calls = [lab.call("551140040009") for _ in range(3)]
     for call in calls:
         call.wait_app("bridge", timeout=15)
-    lab.engine.proc.send_signal(signal.SIGKILL)
-    lab.engine.proc.wait(10)
+    lab.engine.proc.send_signal(sig)
+    lab.engine.proc.wait(15)
     killed_at = time.monotonic()
     try:
         # What FreeSWITCH 1.11.1 does (docs/freeswitch.md): the socket closing ends the
