@@ -111,13 +111,9 @@ class Events(EventLog):
     JSON events of a 60 s run would take GBs)."""
 
     def __init__(self, host: str, port: int, password: str):
-        super().__init__(host, port, password)
+        super().__init__(host, port, password, subscribe=" ".join(EVENTS))
         with self.cond:                 # before the first call: nothing has arrived yet
             self.events, self.seen, self.ended = _Compact(self.events), 0, set()
-
-    def request(self, command: str):
-        return super().request("event json " + " ".join(EVENTS)
-                               if command == "event json ALL" else command)
 
     def wait_ended(self, uuids: list[str], deadline: float) -> int:
         """Wait until every uuid has a CHANNEL_HANGUP_COMPLETE or the deadline; returns

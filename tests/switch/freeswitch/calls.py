@@ -55,28 +55,33 @@ class PlacedCall:
         dial = "{" + ",".join(f"{k}={v}" for k, v in params.items()) + "}"
         client.originate(f"{dial}loopback/{did}/public", app)
 
+    # -- matching ---------------------------------------------------------------------
+    def _controlled(self, event: dict, name: str, app: str | None = None) -> bool:
+        """``event`` is ``name`` (for ``app``) on the channel the engine controls: it
+        carries our origination uuid, but is not the caller's own leg."""
+        return (event.get("Event-Name") == name
+                and event.get("variable_origination_uuid") == self.uuid
+                and event.get("Unique-ID") != self.uuid
+                and (app is None or event.get("Application") == app))
+
+    def _caller(self, event: dict, name: str) -> bool:
+        return event.get("Event-Name") == name and event.get("Unique-ID") == self.uuid
+
     # -- waiting ----------------------------------------------------------------------
-    def _of_caller(self, name: str):
-        return lambda e: e.get("Event-Name") == name and e.get("Unique-ID") == self.uuid
-
-    def wait_answered_by_switch(self, timeout: float = 10.0) -> dict:
-        """The controlled channel reached the engine: the socket application ran."""
-        return self.events.wait(lambda e: e.get("Event-Name") == "CHANNEL_EXECUTE"
-                                and e.get("Application") == "socket"
-                                and e.get("variable_origination_uuid") == self.uuid,
-                                timeout, "socket application for the call")
-
-    def wait_app(self, app: str, timeout: float = 10.0, data: str | None = None) -> dict:
+    def wait_app(self, app: str, timeout: float = 10.0) -> dict:
         """The controlled channel started ``app`` (CHANNEL_EXECUTE)."""
-        def match(e):
-            return (e.get("Event-Name") == "CHANNEL_EXECUTE" and e.get("Application") == app
-                    and e.get("variable_origination_uuid") == self.uuid
-                    and (data is None or data in (e.get("Application-Data") or "")))
-        return self.events.wait(match, timeout, f"{app} on the controlled channel")
+        return self.events.wait(lambda e: self._controlled(e, "CHANNEL_EXECUTE", app), timeout,
+                                f"{app} on the controlled channel")
+
+    def wait_completion(self, app: str, timeout: float = 10.0) -> dict:
+        """The controlled channel's CHANNEL_EXECUTE_COMPLETE of ``app`` (it may come after
+        the caller's leg is gone: transcript 04b)."""
+        return self.events.wait(lambda e: self._controlled(e, "CHANNEL_EXECUTE_COMPLETE", app),
+                                timeout, f"completion of {app}")
 
     def wait_ended(self, timeout: float = 30.0) -> dict:
         """The caller's leg hung up; returns its CHANNEL_HANGUP_COMPLETE."""
-        return self.events.wait(self._of_caller("CHANNEL_HANGUP_COMPLETE"), timeout,
+        return self.events.wait(lambda e: self._caller(e, "CHANNEL_HANGUP_COMPLETE"), timeout,
                                 "hang-up of the caller's leg")
 
     def hang_up(self) -> None:
@@ -88,9 +93,7 @@ class PlacedCall:
     @property
     def controlled_uuid(self) -> str:
         for e in self.events.snapshot():
-            if (e.get("Event-Name") == "CHANNEL_CREATE"
-                    and e.get("variable_origination_uuid") == self.uuid
-                    and e.get("Unique-ID") != self.uuid):
+            if self._controlled(e, "CHANNEL_CREATE"):
                 return e["Unique-ID"]
         raise AssertionError("the controlled channel was never created")
 
@@ -98,10 +101,7 @@ class PlacedCall:
         """(application, data) run on the controlled channel, in order, from the
         dialplan's and the engine's commands alike."""
         return [(e["Application"], e.get("Application-Data") or "")
-                for e in self.events.snapshot()
-                if e.get("Event-Name") == "CHANNEL_EXECUTE"
-                and e.get("variable_origination_uuid") == self.uuid
-                and e.get("Unique-ID") != self.uuid]
+                for e in self.events.snapshot() if self._controlled(e, "CHANNEL_EXECUTE")]
 
     def engine_apps(self) -> list[tuple[str, str]]:
         """The applications after the ``socket`` one: what the engine made the switch do."""
@@ -114,18 +114,7 @@ class PlacedCall:
 
     def completions(self, app: str) -> list[dict]:
         return [e for e in self.events.snapshot()
-                if e.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == app
-                and e.get("variable_origination_uuid") == self.uuid
-                and e.get("Unique-ID") != self.uuid]
-
-    def wait_completion(self, app: str, timeout: float = 10.0) -> dict:
-        """The controlled channel's CHANNEL_EXECUTE_COMPLETE of ``app`` (it may come after
-        the caller's leg is gone: transcript 04b)."""
-        return self.events.wait(lambda e: e.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE"
-                                and e.get("Application") == app
-                                and e.get("variable_origination_uuid") == self.uuid
-                                and e.get("Unique-ID") != self.uuid, timeout,
-                                f"completion of {app}")
+                if self._controlled(e, "CHANNEL_EXECUTE_COMPLETE", app)]
 
     def legs(self) -> list[Leg]:
         """The far ends rung for this call, in the order the switch created them."""
@@ -147,11 +136,9 @@ class PlacedCall:
         (``hangup_cause_q850``; mod_loopback passes the name on, not the code)."""
         name = code = None
         for e in self.events.snapshot():
-            if e.get("Event-Name") != "CHANNEL_HANGUP_COMPLETE":
-                continue
-            if e.get("Unique-ID") == self.uuid:
+            if self._caller(e, "CHANNEL_HANGUP_COMPLETE"):
                 name = e.get("Hangup-Cause")
-            elif e.get("variable_origination_uuid") == self.uuid:
+            elif self._controlled(e, "CHANNEL_HANGUP_COMPLETE"):
                 code = int(e.get("variable_hangup_cause_q850") or 0)
         if name is None or code is None:
             raise AssertionError("the call has not hung up on both legs")
@@ -161,13 +148,9 @@ class PlacedCall:
         """Switch-clock seconds from the start of ``app`` on the controlled channel to the
         caller's leg hanging up."""
         events = self.events.snapshot()
-        start = next(e for e in events if e.get("Event-Name") == "CHANNEL_EXECUTE"
-                     and e.get("Application") == app and e.get("Unique-ID") != self.uuid
-                     and e.get("variable_origination_uuid") == self.uuid)
-        end = next(e for e in events if e.get("Event-Name") == "CHANNEL_HANGUP"
-                   and e.get("Unique-ID") == self.uuid)
+        start = next(e for e in events if self._controlled(e, "CHANNEL_EXECUTE", app))
+        end = next(e for e in events if self._caller(e, "CHANNEL_HANGUP"))
         return _ts(end) - _ts(start)
 
     def caller_answered(self) -> bool:
-        return any(e.get("Event-Name") == "CHANNEL_ANSWER" and e.get("Unique-ID") == self.uuid
-                   for e in self.events.snapshot())
+        return any(self._caller(e, "CHANNEL_ANSWER") for e in self.events.snapshot())

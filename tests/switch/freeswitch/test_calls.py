@@ -8,22 +8,14 @@ record. No test sleeps before an assertion: each waits for the event it needs.
 """
 from __future__ import annotations
 
-import time
-import wave
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from tests.switch.freeswitch.conftest import TZ, push
+from tests.switch.freeswitch.lab import TZ, wait_until, wav_seconds
 
 pytestmark = pytest.mark.slow
-
-
-def wav_seconds(path: str) -> float:
-    with wave.open(path, "rb") as w:
-        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
-        return w.getnframes() / w.getframerate()
 
 
 def _updates(lab, number: str) -> list[dict]:
@@ -31,22 +23,9 @@ def _updates(lab, number: str) -> list[dict]:
             and number in l.get("numbers_changed", [])]
 
 
-def _wait(predicate, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def finished(lab, call, timeout: float = 40.0) -> dict:
-    """The caller's leg ended and the engine wrote the call record."""
-    call.wait_ended(timeout)
-    return lab.engine.wait_record(call.controlled_uuid, timeout=10)
-
-
 def test_messages_by_weekday_and_hour(lab):
     call = lab.call("551140040001")
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     if datetime.now(TZ).date() == lab.now.date():
         # open (today) and bye (today, at the end); not closed (tomorrow) nor night (other hours)
         assert call.played() == [lab.media("open.wav"), lab.media("bye.wav")]
@@ -60,7 +39,7 @@ def test_messages_by_weekday_and_hour(lab):
 
 def test_ring_timeout_then_next_phone(lab):
     call = lab.call("551140040002")
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     legs = call.legs()
     assert [leg.destination for leg in legs] == ["5511900000002", "5511900000001"]
     # the first phone rang for ring_seconds by the switch's clock, then was cancelled
@@ -78,7 +57,7 @@ def test_failover_no_answer_busy_unreachable_to_voicemail(lab):
     # The caller's leg "talks" (a tone) for 5 s from the answer, then hangs up: about
     # 1 s of greeting and beep, then about 4 s of voicemail.
     call = lab.call("551140040003", app="&playback(tone_stream://%(5000,0,350))")
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     assert [leg.destination for leg in call.legs()] == ["5511900000002", "5511900000003", "5511900000004"]
     assert [a["result"] for a in rec["attempts"]] == ["no_answer", "busy", "failed"]
     assert [leg.cause for leg in call.legs()][1:] == ["USER_BUSY", "NO_ROUTE_DESTINATION"]
@@ -96,7 +75,7 @@ def test_failover_no_answer_busy_unreachable_to_voicemail(lab):
 
 def test_simultaneous_ring_first_answer_wins(lab):
     call = lab.call("551140040004")
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     legs = {leg.destination: leg for leg in call.legs()}
     assert set(legs) == {"5511900000006", "5511900000007"}
     # both rang at the same moment; the quick one answered, the slow one was cancelled
@@ -110,7 +89,7 @@ def test_simultaneous_ring_first_answer_wins(lab):
 
 def test_recording_holds_the_conversation_only(lab):
     call = lab.call("551140040005")
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     (leg,) = call.legs()
     talk = leg.hungup - leg.answered               # 5 s of tone after 2 s of ringing
     assert rec["recording"] and Path(rec["recording"]).is_relative_to(lab.engine.recordings_dir)
@@ -120,7 +99,7 @@ def test_recording_holds_the_conversation_only(lab):
 
 def test_hangup_rule_cause_reaches_the_caller(lab):
     call = lab.call("551140040006")
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     assert call.caller_hangup() == ("CALL_REJECTED", 21)
     assert call.played() == [lab.media("closed.wav")]
     assert rec["outcome"] == "hangup" and rec["hangup_cause"] == "CALL_REJECTED"
@@ -130,7 +109,7 @@ def test_hangup_rule_cause_reaches_the_caller(lab):
 def test_routing_by_caller_number(lab):
     rio = lab.call("551140040007", caller="5521977776666")
     sp = lab.call("551140040007", caller="5511977776666")
-    rec_rio, rec_sp = finished(lab, rio), finished(lab, sp)
+    rec_rio, rec_sp = lab.finished(rio), lab.finished(sp)
     assert [leg.destination for leg in rio.legs()] == ["5511900000008"]
     assert rec_rio["outcome"] == "answered"
     assert sp.legs() == [] and sp.caller_hangup() == ("USER_BUSY", 17)
@@ -141,7 +120,7 @@ def test_caller_hangs_up_during_a_message(lab):
     call = lab.call("551140040008")
     call.wait_app("playback")
     call.hang_up()
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     assert rec["attempts"] == [] and call.legs() == []
     assert rec["outcome"] == "missed"
     done = call.wait_completion("playback")
@@ -154,7 +133,7 @@ def test_caller_hangs_up_while_a_forward_rings(lab):
     call.events.wait(lambda e: e.get("Event-Name") == "CHANNEL_PROGRESS"
                      and e.get("Caller-Destination-Number") == "5511900000002", 10, "ringing")
     call.hang_up()
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     # one attempt, the phone that rang; the next phone was never dialled
     assert [leg.destination for leg in call.legs()] == ["5511900000002"]
     assert [(a["to"], a["result"]) for a in rec["attempts"]] == [(["+5511900000002"], "caller_gone")]
@@ -166,7 +145,7 @@ def test_caller_hangs_up_during_voicemail_kept_when_long_enough(lab):
     before = len(lab.smtp.envelopes)
     # 0.5 s of beep, then the caller talks about 2.5 s and hangs up (min_seconds 1)
     call = lab.call("551140040014", app="&playback(tone_stream://%(3000,0,350))")
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     assert rec["outcome"] == "voicemail"
     recorded = wav_seconds(rec["voicemail"])
     assert recorded >= 1.5 and abs(recorded - call.seconds_between("record")) <= 0.5
@@ -178,7 +157,7 @@ def test_voicemail_shorter_than_min_seconds_is_dropped(lab):
     before = len(lab.smtp.envelopes)
     # about 2 s of voicemail where 5 are the minimum
     call = lab.call("551140040010", app="&playback(tone_stream://%(2500,0,350))")
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     assert rec["outcome"] == "missed" and rec["voicemail"] is None
     assert any(l.get("msg") == "voicemail too short; dropped" and l.get("uuid") == rec["uuid"]
                for l in lab.engine.log_lines())
@@ -187,14 +166,14 @@ def test_voicemail_shorter_than_min_seconds_is_dropped(lab):
 
 def test_sip_address_forward(lab):
     call = lab.call("551140040013")
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     assert [leg.destination for leg in call.legs()] == ["sip_ana@pbx.example.com"]
     assert rec["attempts"][0]["result"] == "answered"
 
 
 def test_unknown_number_is_refused_with_unallocated(lab):
     call = lab.call("551140049999")
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     assert call.caller_hangup() == ("UNALLOCATED_NUMBER", 1)
     assert rec["outcome"] == "refused"
 
@@ -206,7 +185,7 @@ def test_controlled_channel_vanishes_between_commands(lab):
     call.wait_app("playback")
     reply = lab.client.api(f"uuid_kill {call.controlled_uuid} DESTINATION_OUT_OF_ORDER")
     assert reply.startswith("+OK"), reply
-    rec = finished(lab, call)
+    rec = lab.finished(call)
     assert rec["attempts"] == [] and rec["outcome"] == "missed"
     assert rec["hangup_cause"] == "DESTINATION_OUT_OF_ORDER"
     assert any(l.get("uuid") == rec["uuid"] and "caller gone" in l.get("msg", "")
@@ -215,7 +194,7 @@ def test_controlled_channel_vanishes_between_commands(lab):
 
 def test_rules_push_changes_the_next_call(lab, tmp_path):
     first = lab.call("551140040011")
-    finished(lab, first)
+    lab.finished(first)
     assert first.caller_hangup() == ("CALL_REJECTED", 21)
     changed = tmp_path / "rules.yaml"
     changed.write_text(lab.rules_file.read_text().replace(
@@ -224,8 +203,8 @@ def test_rules_push_changes_the_next_call(lab, tmp_path):
         '"+55 11 4004-0011":\n    hangup:\n      - {cause: NUMBER_CHANGED}'))
     assert changed.read_text() != lab.rules_file.read_text()
     updates = len(_updates(lab, "+551140040011"))
-    push(lab.redis.url, changed)
-    _wait(lambda: len(_updates(lab, "+551140040011")) > updates, "the engine applying the push")
+    lab.push(changed)
+    wait_until(lambda: len(_updates(lab, "+551140040011")) > updates, "the engine applying the push")
     second = lab.call("551140040011")
-    finished(lab, second)
+    lab.finished(second)
     assert second.caller_hangup() == ("NUMBER_CHANGED", 22)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers.engine_proc import free_port
 from tests.switch.freeswitch.instance import FALLBACK_AUDIO
-from tests.switch.freeswitch.test_calls import finished
+from tests.switch.freeswitch.lab import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -64,13 +64,11 @@ def test_engine_killed_mid_traffic_no_call_stuck_and_restart_serves(lab, sig):
         lab.engine.start()
         lab.engine.wait_healthy()
     fresh = lab.call("551140040006")
-    rec = finished(lab, fresh)
+    rec = lab.finished(fresh)
     assert rec["outcome"] == "hangup" and fresh.caller_hangup() == ("CALL_REJECTED", 21)
     # nothing is left on the switch: no parked caller, no far end still ringing
-    deadline = time.monotonic() + 10
-    while not lab.client.api("show channels count").strip().startswith("0 total"):
-        assert time.monotonic() < deadline, lab.client.api("show channels")
-        time.sleep(0.1)
+    wait_until(lambda: lab.client.api("show channels count").strip().startswith("0 total"),
+               "no channel left on the switch")
 
 
 def test_fifty_calls_in_two_seconds_all_complete(lab):
@@ -80,7 +78,7 @@ def test_fifty_calls_in_two_seconds_all_complete(lab):
         # pacing the offered calls, 40 ms apart; no assertion waits on a sleep
         time.sleep(max(0.0, started + i * 0.04 - time.monotonic()))
         calls.append(lab.call("551140040012", caller=f"55219888{i:05d}"))
-    records = [finished(lab, call, timeout=60) for call in calls]
+    records = [lab.finished(call, timeout=60) for call in calls]
     assert [r["outcome"] for r in records] == ["answered"] * 50
     assert all([a["result"] for a in r["attempts"]] == ["answered"] for r in records)
     assert all(call.played() == [lab.media("hello.wav")] for call in calls)
@@ -114,5 +112,5 @@ def test_switch_dies_mid_command_other_calls_never_notice(lab, tmp_path):
     assert [a["result"] for a in rec["attempts"]] == ["caller_gone"]
     lines = [l for l in lab.engine.log_lines() if l.get("uuid") == uuid and "caller gone" in l.get("msg", "")]
     assert len(lines) == 1 and "socket" in lines[0]["msg"], lines
-    rec_other = finished(lab, other)
+    rec_other = lab.finished(other)
     assert [a["result"] for a in rec_other["attempts"]] == ["no_answer", "answered"]

@@ -10,7 +10,6 @@ is right: fix the simulator (as was done for record_session and RECORD_BRIDGE_RE
 """
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
 
 import pytest
@@ -18,8 +17,7 @@ import pytest
 from tests.fsim.simulator import Simulator
 from tests.fsim.targets import Target
 from tests.helpers.engine_proc import EngineProcess, write_wav
-from tests.switch.freeswitch.conftest import MEDIA, rules_text
-from tests.switch.freeswitch.test_calls import finished
+from tests.switch.freeswitch.lab import MEDIA, rules_text, wav_seconds
 
 pytestmark = pytest.mark.slow
 
@@ -67,16 +65,9 @@ SCENARIOS = {
 }
 
 
-def _seconds(path: str | None) -> float | None:
-    if not path:
-        return None
-    with wave.open(path, "rb") as w:
-        return w.getnframes() / w.getframerate()
-
-
 def _seen(apps: list[str], record: dict, cause: str) -> Seen:
     return Seen(apps, [a["result"] for a in record["attempts"]], record["outcome"], cause,
-                _seconds(record["recording"]))
+                wav_seconds(record["recording"]) if record["recording"] else None)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +95,7 @@ def on_freeswitch(lab, sc: Scenario) -> Seen:
         call.events.wait(lambda e: e.get("Event-Name") == "CHANNEL_PROGRESS"
                          and e.get("variable_originator") == call.controlled_uuid, 10, "ringing")
         call.hang_up()
-    record = finished(lab, call)
+    record = lab.finished(call)
     return _seen([a for a, _ in call.engine_apps()], record, call.caller_hangup()[0])
 
 
