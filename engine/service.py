@@ -31,7 +31,7 @@ from engine import metrics
 from engine.cache import RulesCache
 from engine.context import Services
 from engine.dialstring import DialTemplates
-from engine.esl import OutboundConnection, OutboundListener
+from engine.esl import Limits, OutboundConnection, OutboundListener
 from engine.runner import run_call
 from engine.settings import Settings
 from engine.mailer import Mailer
@@ -79,6 +79,10 @@ def _load_off_the_loop(load):
 class Service:
     def __init__(self, settings: Settings, voicemail_sink=None):
         self.settings = settings
+        self._esl_limits = Limits(max_header_block=settings.esl_max_header_block,
+                                  max_headers=settings.esl_max_headers,
+                                  max_header_line=settings.esl_max_header_line,
+                                  max_body=settings.esl_max_body)
         self.rules = RulesCache(open_store(settings.rules, settings.allowed_prefixes),
                                 settings.allowed_prefixes)
         self.rules_sync = self.call_log = None
@@ -205,7 +209,8 @@ class Service:
         self._idle.clear()
         metrics.ACTIVE.inc()
         try:
-            conn = OutboundConnection(sock, address, command_timeout=self.settings.command_timeout)
+            conn = OutboundConnection(sock, address, command_timeout=self.settings.command_timeout,
+                                      limits=self._esl_limits)
             run_call(conn, self.services, self.rules.plan, self.settings)
         finally:
             self.active -= 1

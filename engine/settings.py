@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     max_call_seconds: int = Field(4 * 3600, ge=60, description="upper bound of any call")
     command_timeout: float = Field(5.0, gt=0, description="seconds FreeSWITCH has to reply")
     linger_seconds: int = Field(30, ge=1, description="linger after hangup, for cleanup events")
+    # What one event-socket peer may make the engine hold (engine/esl/framing.py, Limits);
+    # a peer over a limit is dropped with one log line, other calls never notice.
+    esl_max_header_block: int = Field(64 * 1024, ge=4096, le=16 * 1024 * 1024,
+                                      description="bytes of one ESL header block")
+    esl_max_headers: int = Field(1024, ge=64, le=65536,
+                                 description="header lines in one ESL frame or event")
+    esl_max_header_line: int = Field(32 * 1024, ge=1024, le=16 * 1024 * 1024,
+                                     description="bytes of one ESL header line")
+    esl_max_body: int = Field(1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024,
+                              description="bytes of one ESL body (an event)")
     drain_seconds: float = Field(60.0, ge=0, description="SIGTERM: wait this long for calls")
     # Redis (issue "Redis"): used when `rules` is a redis:// or rediss:// URL.
     redis_stream_maxlen: int = Field(1_000_000, ge=1000,

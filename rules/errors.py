@@ -18,7 +18,10 @@ Hierarchy::
         ├── CommandTimeout             FreeSWITCH did not answer a command or complete an
         │                              application within its bound
         └── ProtocolError              a frame from FreeSWITCH could not be understood
-                                       (bad Content-Length, not UTF-8, ...)
+            │                          (bad Content-Length, not UTF-8, ...)
+            └── FrameTooLarge          a frame went over a size limit (header block,
+                                       header count, one header, body): the peer is
+                                       dropped before it can grow the engine's memory
 
 It lives in ``rules`` because that is the package every other one imports; ``rules``
 itself never raises the ``CallError`` branch.
@@ -67,3 +70,7 @@ class CommandTimeout(CallError):
 
 class ProtocolError(CallError):
     """A frame from FreeSWITCH could not be understood."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame from the switch went over one of the framing limits."""
