@@ -1,13 +1,13 @@
-"""Everything a call's steps share: the plan, the deployment's folders and dial
-templates, the voicemail hand-off, the call-record sink, the logger and the call record
-being built."""
+"""Everything a call's steps share: the call (through the switch seam), the plan, the
+deployment's folders, the voicemail hand-off, the call-record sink, the logger and the
+call record being built (read by steps, written only by the runner)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.dialstring import DialTemplates
 from engine.records import CallRecord
+from engine.switch import SwitchCall
 from rules.plan import Plan
 
 
@@ -18,7 +18,6 @@ class Services:
     media_dir: Path
     recordings_dir: Path
     voicemail_dir: Path
-    templates: DialTemplates
     voicemail_sink: "object"
     silence_threshold: int = 200
     silence_hits: int = 3
@@ -29,7 +28,7 @@ class Services:
 
 @dataclass
 class CallContext:
-    call: "object"
+    call: SwitchCall
     plan: Plan
     services: Services
     record: CallRecord

@@ -1,14 +1,19 @@
 """What steps report back to the runner, and what a finished call is recorded as.
 
-A step never decides what comes next: it returns one of these and the runner moves on.
+A step never decides what comes next and never writes the call record: it returns a
+``StepResult`` and the runner applies it to the record and moves on (docs/design.md,
+"Engine conventions").
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
+
+from engine.records import Attempt
 
 
 class Outcome(str, Enum):
-    """The result of one step (DESIGN.md, "Engine conventions")."""
+    """How one step ended (docs/design.md, "Engine conventions")."""
 
     DONE = "done"                # a message played, a hangup sent
     ANSWERED = "answered"        # a forward target answered; the conversation ran
@@ -28,3 +33,15 @@ class CallOutcome(str, Enum):
     HANGUP = "hangup"
     MISSED = "missed"
     REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What one step did, for the runner to record: ``run(ctx, item) -> StepResult``."""
+
+    outcome: Outcome
+    attempt: Attempt | None = None     # a forward attempt that rang someone
+    recording: str | None = None       # a conversation recording that was kept
+    voicemail: str | None = None       # a voicemail handed over for e-mail
+    hangup_cause: str | None = None    # the cause we hung up with
+    detail: str = ""                   # for the log: why the caller is gone, when they are

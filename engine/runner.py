@@ -1,6 +1,8 @@
-"""The flow runner: drives one call through its plan (DESIGN.md, "What a call gets").
+"""The flow runner: drives one call through its plan (docs/design.md, "What a call gets").
 
-Only the runner decides what comes next, from the outcomes the steps return:
+Only the runner decides what comes next, from the results the steps return, and only
+the runner writes the call record (``_apply``); the call's outcome is decided once, at
+the end, from the plan and the record (``outcome_of``):
 
 1. start messages; 2. a hangup entry: end messages, hang up with its cause, stop;
 3. forward attempts in order until one is answered; 4. if none was, the voicemail;
@@ -8,8 +10,9 @@ Only the runner decides what comes next, from the outcomes the steps return:
 
 A pure forward is never answered by us (the caller hears the target's ringback and is
 not charged for an unanswered forward). Cleanup (the call record, metrics, closing the
-socket) runs in ``finally`` whatever happened, so one broken call never leaks. The
-record is logged and handed to ``services.record_sink`` (the Redis stream), if any.
+call) runs in ``finally`` whatever happened, so one broken call never leaks. The record
+is logged and handed to ``services.record_sink`` (the Redis stream), if any. The runner
+talks to the call through the switch seam only (``engine.switch``).
 """
 from __future__ import annotations
 
@@ -18,13 +21,14 @@ import time
 from datetime import datetime, timezone
 
 from engine import metrics
-from engine.call import Call
 from engine.context import CallContext, Services
 from engine.logs import call_logger
-from engine.outcomes import CallOutcome, Outcome
+from engine.outcomes import CallOutcome, Outcome, StepResult
 from engine.records import CallRecord
 from engine.steps import STEPS
+from engine.switch import SwitchCall
 from rules.errors import CallError, CallerGone
+from rules.plan import Plan
 
 log = logging.getLogger("callflow.runner")
 
@@ -32,13 +36,11 @@ log = logging.getLogger("callflow.runner")
 _CAUSE_AFTER = {Outcome.BUSY: "USER_BUSY", Outcome.NO_ANSWER: "NO_ANSWER"}
 
 
-def run_call(conn, services: Services, planner, settings) -> CallRecord | None:
-    """Run one call on an accepted connection. ``planner(called, caller, at) -> Plan``."""
-    call = Call(conn, command_timeout=settings.command_timeout,
-                max_call_seconds=settings.max_call_seconds, log=log)
-    record = None
+def run_call(call: SwitchCall, services: Services, planner) -> CallRecord | None:
+    """Run one call the switch handed over. ``planner(called, caller, at) -> Plan``."""
+    record = plan = None
     try:
-        call.setup(settings.linger_seconds)
+        call.start()
     except CallError as exc:
         log.warning("connection dropped before set-up: %s", exc)
         call.close()
@@ -63,66 +65,97 @@ def run_call(conn, services: Services, planner, settings) -> CallRecord | None:
         clog.exception("unexpected error while running the call")
     finally:
         if record is not None:
-            _finish(call, record, services.record_sink)
+            _finish(call, plan, record, services.record_sink)
         if call.first_command_at is not None:
             metrics.SETUP_SECONDS.observe(call.first_command_at - call.accepted_at)
         call.close()
     return record
 
 
+def _step(ctx: CallContext, name: str, item) -> StepResult:
+    result = STEPS[name](ctx, item)
+    _apply(ctx.record, result)
+    return result
+
+
+def _apply(record: CallRecord, result: StepResult) -> None:
+    """Write what a step did into the call record (the only writer)."""
+    if result.attempt is not None:
+        record.attempts.append(result.attempt)
+        metrics.ATTEMPTS.labels(result.attempt.result).inc()
+    if result.recording is not None:
+        record.recording = result.recording
+    if result.voicemail is not None:
+        record.voicemail = result.voicemail
+    if result.hangup_cause is not None and record.hangup_cause is None:
+        record.hangup_cause = result.hangup_cause
+
+
+def outcome_of(plan: Plan, record: CallRecord) -> CallOutcome:
+    """The call's outcome, decided once, from what was planned and what happened."""
+    if not plan.known:
+        return CallOutcome.REFUSED
+    if plan.hangup:
+        return CallOutcome.HANGUP
+    if any(a.result == Outcome.ANSWERED.value for a in record.attempts):
+        # also when the caller hung up mid-conversation: the forward worked
+        return CallOutcome.ANSWERED
+    if record.voicemail is not None:
+        return CallOutcome.VOICEMAIL
+    return CallOutcome.MISSED
+
+
 def _drive(ctx: CallContext) -> None:
-    plan, call, record = ctx.plan, ctx.call, ctx.record
+    plan, call = ctx.plan, ctx.call
     if not plan.known:
         ctx.log.warning("unknown number %s; refusing", plan.number)
         metrics.REFUSED.labels("unknown_number").inc()
-        record.outcome = CallOutcome.REFUSED.value
-        STEPS["hangup"](ctx, plan.hangup or "UNALLOCATED_NUMBER")
+        _step(ctx, "hangup", plan.hangup or "UNALLOCATED_NUMBER")
         return
 
     for audio in plan.start:
-        STEPS["play"](ctx, audio)
+        _step(ctx, "play", audio)
 
     if plan.hangup:
-        record.outcome = CallOutcome.HANGUP.value
         _end_messages(ctx)
-        STEPS["hangup"](ctx, plan.hangup)
+        _step(ctx, "hangup", plan.hangup)
         return
 
     last = None
-    for index, attempt in enumerate(plan.forward):
-        last = STEPS["forward"](ctx, attempt, index)
+    for attempt in plan.forward:
+        result = _step(ctx, "forward", attempt)
+        last = result.outcome
         if last is Outcome.ANSWERED:
-            record.outcome = CallOutcome.ANSWERED.value
             break
         if last is Outcome.CALLER_GONE or call.gone:
             # Gone during or right after this attempt: ring no phone for a caller who left.
+            ctx.log.info("caller gone during forwarding (%s); no further attempt",
+                         result.detail or call.hangup_cause)
             return
 
-    if record.outcome != CallOutcome.ANSWERED.value and plan.voicemail:
-        if STEPS["voicemail"](ctx, plan.voicemail) is Outcome.VOICEMAIL:
-            record.outcome = CallOutcome.VOICEMAIL.value
+    if last is not Outcome.ANSWERED and plan.voicemail:
+        _step(ctx, "voicemail", plan.voicemail)
 
     if call.gone:
         return
     _end_messages(ctx)
     cause = "NORMAL_CLEARING"
-    if record.outcome == CallOutcome.MISSED.value and not call.answered and last in _CAUSE_AFTER:
+    if not call.answered and last in _CAUSE_AFTER:
         cause = _CAUSE_AFTER[last]
-    STEPS["hangup"](ctx, cause)
+    _step(ctx, "hangup", cause)
 
 
 def _end_messages(ctx: CallContext) -> None:
     for audio in ctx.plan.end:
         if ctx.call.gone:
             return
-        STEPS["play"](ctx, audio)
+        _step(ctx, "play", audio)
 
 
-def _finish(call: Call, record: CallRecord, sink=None) -> None:
-    if record.outcome == CallOutcome.MISSED.value and any(a.result == "answered" for a in record.attempts):
-        record.outcome = CallOutcome.ANSWERED.value
+def _finish(call: SwitchCall, plan: Plan, record: CallRecord, sink=None) -> None:
+    record.outcome = outcome_of(plan, record).value
     record.ended_at = datetime.now(timezone.utc)
-    record.hangup_cause = call.conn.hangup_cause or record.hangup_cause
+    record.hangup_cause = call.hangup_cause or record.hangup_cause
     metrics.CALLS.labels(record.outcome).inc()
     record.emit()
     if sink is not None:

@@ -30,8 +30,8 @@ from gevent.pywsgi import WSGIServer
 from engine import metrics
 from engine.cache import RulesCache
 from engine.context import Services
-from engine.dialstring import DialTemplates
 from engine.esl import Limits, OutboundConnection, OutboundListener
+from engine.freeswitch import DialTemplates, FreeSwitchCall
 from engine.runner import run_call
 from engine.settings import Settings
 from engine.mailer import Mailer
@@ -83,6 +83,7 @@ class Service:
                                   max_headers=settings.esl_max_headers,
                                   max_header_line=settings.esl_max_header_line,
                                   max_body=settings.esl_max_body)
+        self._templates = DialTemplates(settings.dial_e164_template, settings.dial_sip_template)
         self.rules = RulesCache(open_store(settings.rules, settings.allowed_prefixes),
                                 settings.allowed_prefixes)
         self.rules_sync = self.call_log = None
@@ -96,7 +97,6 @@ class Service:
             media_dir=settings.media_dir.resolve(),
             recordings_dir=settings.recordings_dir.resolve(),
             voicemail_dir=settings.voicemail_dir.resolve(),
-            templates=DialTemplates(settings.dial_e164_template, settings.dial_sip_template),
             voicemail_sink=voicemail_sink or self.mailer.sink,
             record_sink=self.call_log,
         )
@@ -211,7 +211,11 @@ class Service:
         try:
             conn = OutboundConnection(sock, address, command_timeout=self.settings.command_timeout,
                                       limits=self._esl_limits)
-            run_call(conn, self.services, self.rules.plan, self.settings)
+            call = FreeSwitchCall(conn, templates=self._templates,
+                                  command_timeout=self.settings.command_timeout,
+                                  max_call_seconds=self.settings.max_call_seconds,
+                                  linger_seconds=self.settings.linger_seconds)
+            run_call(call, self.services, self.rules.plan)
         finally:
             self.active -= 1
             metrics.ACTIVE.dec()

@@ -1,12 +1,22 @@
-"""Bridge results are classified from the real FreeSWITCH completions of the transcripts
+"""engine.freeswitch.bridge: bridge results are classified from the real FreeSWITCH completions of the transcripts
 (README, "Bridge outcomes"), parsed by the engine's own protocol adapter."""
 from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
 
 import pytest
 
 from engine.esl import Message
+from engine.freeswitch.bridge import dial
+from engine.freeswitch.dialstring import DialTemplates
+from engine.logs import call_logger
+from engine.records import CallRecord
+from engine.steps import forward
+from rules.errors import CallerGone
+from rules.plan import ForwardAttempt
 from engine.outcomes import Outcome
-from engine.steps.forward import classify
+from engine.freeswitch.bridge import classify
 from tests.fsim.wire import load_raw_transcript
 
 
@@ -60,39 +70,39 @@ def test_other_dispositions(disposition, dialstatus, expected):
                           "variable_DIALSTATUS": dialstatus})) is expected
 
 
-def test_a_caller_gone_before_the_bridge_records_no_attempt():
-    # The caller hangs up between two attempts (the hang-up lands while the next
-    # attempt's multiset is on its way): the next phone never rang, so the call record
-    # must not list it (seen on FreeSWITCH 1.11.1 from outside: issue "Real FreeSWITCH").
-    import logging
-    from types import SimpleNamespace
+class GoneBeforeBridge:
+    """A FreeSwitchCall whose caller hangs up while the attempt's multiset is on its way."""
 
-    from engine.dialstring import DialTemplates
-    from engine.records import CallRecord
-    from engine.steps import forward
-    from rules.errors import CallerGone
-    from rules.plan import ForwardAttempt
+    templates = DialTemplates()
+    max_call_seconds = 3600
+    log = logging.getLogger("test")
 
-    sent = []
+    def __init__(self):
+        self.sent = []
 
-    class GoneCall:
-        def on_event(self, callback):
-            return lambda: None
+    def on_event(self, callback):
+        return lambda: None
 
-        def multiset(self, assignments):
-            sent.append("multiset")
-            raise CallerGone("caller hung up (NORMAL_CLEARING)")
+    def execute(self, app, arg=None, timeout=None):
+        self.sent.append(app)
+        raise CallerGone("caller hung up (NORMAL_CLEARING)")
 
-        def bridge(self, arg, ring_seconds):  # pragma: no cover - must not be reached
-            sent.append("bridge")
 
-    class Log:
-        def info(self, msg, fields=None):
-            logging.getLogger("test").info(msg)
+def test_a_caller_gone_before_the_bridge_was_not_dialled():
+    # The caller hangs up between two attempts: the next phone never rang, so the
+    # attempt is not one (seen on FreeSWITCH 1.11.1 from outside: issue "Real FreeSWITCH").
+    call = GoneBeforeBridge()
+    result = dial(call, ForwardAttempt(to=("+5511900000001",), ring_seconds=10), None)
+    assert call.sent == ["multiset"]
+    assert result.dialled is False and result.outcome is Outcome.CALLER_GONE
 
+
+def test_the_forward_step_reports_no_attempt_for_an_undialled_one(tmp_path):
+    call = GoneBeforeBridge()
     record = CallRecord(uuid="u", number="+551140040001", caller="+5521988887777")
-    ctx = SimpleNamespace(call=GoneCall(), log=Log(), record=record,
-                          services=SimpleNamespace(templates=DialTemplates()))
-    with pytest.raises(CallerGone):
-        forward.run(ctx, ForwardAttempt(to=("+5511900000001",), ring_seconds=10), 1)
-    assert sent == ["multiset"] and record.attempts == []
+    ctx = SimpleNamespace(call=SimpleNamespace(dial=lambda a, p: dial(call, a, p)),
+                          log=call_logger("u"), record=record,
+                          services=SimpleNamespace(recordings_dir=tmp_path))
+    result = forward.run(ctx, ForwardAttempt(to=("+5511900000001",), ring_seconds=10))
+    assert result.outcome is Outcome.CALLER_GONE and result.attempt is None
+    assert result.recording is None

@@ -1,6 +1,6 @@
 import pytest
 
-from engine.dialstring import DialTemplates, build
+from engine.freeswitch.dialstring import DialTemplates, build
 from rules.plan import ForwardAttempt
 
 
