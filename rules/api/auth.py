@@ -23,6 +23,9 @@ Contract:
   customer's numbers cannot be probed.
 * ``TokenFile`` reloads the file when its mtime changes (rotation without restart); an
   invalid new file is logged and the previous table stays in force.
+* ``Who`` (``Annotated[Principal, Depends(principal)]``) is the endpoints' dependency: the
+  bearer token checked against the application's table (``app.state.tokens``, set by
+  ``create_app``), or 401 with ``WWW-Authenticate: Bearer``.
 
 Tokens are never logged: only names are.
 """
@@ -36,13 +39,17 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from rules.api.errors import ApiError
 from rules.errors import ConfigError
 
-__all__ = ["Principal", "TokenTable", "TokenFile", "load_tokens", "parse_tokens", "hash_token"]
+__all__ = ["Principal", "TokenTable", "TokenFile", "load_tokens", "parse_tokens", "hash_token",
+           "bearer", "principal", "Who"]
 
 log = logging.getLogger("callflow.api")
 
@@ -181,3 +188,23 @@ class TokenFile:
 
     def authenticate(self, token: str | None) -> Principal | None:
         return self.current().authenticate(token)
+
+
+# -- the endpoints' dependency ---------------------------------------------------------
+# One scheme object for every application: it holds no state, only what the OpenAPI
+# document says (securitySchemes.HTTPBearer). auto_error=False so a missing token gets
+# our 401 body, the same as a wrong one, rather than FastAPI's own error.
+bearer = HTTPBearer(auto_error=False, description="a token from the deployment's tokens file")
+
+
+def principal(request: Request,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    tokens: TokenFile | TokenTable = request.app.state.tokens
+    who = tokens.authenticate(credentials.credentials if credentials else None)
+    if who is None:
+        raise ApiError(401, {"detail": "a valid bearer token is required"},
+                       {"WWW-Authenticate": "Bearer"})
+    return who
+
+
+Who = Annotated[Principal, Depends(principal)]

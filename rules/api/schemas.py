@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rules.models import NumberConfig
 
-__all__ = ["number_schemas", "ErrorItem", "Errors", "Message", "NumberList", "PlanOut",
-           "CallRecordOut", "CallPage", "EXAMPLE_ENTRY", "EXAMPLE_FORWARDING",
+__all__ = ["number_schemas", "json_content", "ErrorItem", "Errors", "Message", "NumberList",
+           "PlanOut", "CallRecordOut", "CallPage", "EXAMPLE_ENTRY", "EXAMPLE_FORWARDING",
            "EXAMPLE_MESSAGES", "EXAMPLE_VOICEMAIL", "EXAMPLE_HANGUP", "EXAMPLE_PLAN",
            "EXAMPLE_RECORD", "FEATURE_MODELS"]
 
@@ -131,8 +131,9 @@ def number_schemas() -> dict[str, dict]:
     defs = schema.pop("$defs", {})
     out = {name: body for name, body in defs.items()}
     schema["title"] = "NumberEntry"
-    schema["description"] = ("One number's configuration (DESIGN.md): the object under "
-                             "numbers.<E.164> in a configuration file.")
+    schema["description"] = ("One number's configuration (docs/design.md, \"The number "
+                             "configuration\"): the object under numbers.<E.164> in a "
+                             "configuration file.")
     out["NumberEntry"] = schema
     for name, body in out.items():
         _adjust(name, body)
@@ -142,6 +143,13 @@ def number_schemas() -> dict[str, dict]:
     for name, ex in examples.items():
         out[name]["example"] = ex
     return out
+
+
+def json_content(schema: str | dict, example: Any) -> dict:
+    """An OpenAPI ``content`` object: JSON of ``schema`` (a ``$ref`` string or a schema)
+    with ``example``."""
+    return {"application/json": {"schema": schema if isinstance(schema, dict) else {"$ref": schema},
+                                 "example": example}}
 
 
 class ErrorItem(BaseModel):
