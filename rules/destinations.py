@@ -1,7 +1,8 @@
 """Values that end up in FreeSWITCH commands or e-mail headers, checked at load time.
 
 Contract: each ``check_*`` function returns the canonical value or raises ``ValueError``
-with a message for the user. Nothing here runs at call time. They are pure, so results
+with a message for the user. Every value is first made plain ASCII (``rules.text``:
+NFKC, then any character left outside printable ASCII is refused, by name). Nothing here runs at call time. They are pure, so results
 are cached: the same few audio names and addresses recur across thousands of numbers.
 
 * ``check_destination(text, region)``: a forwarding target. Either a phone number
@@ -24,6 +25,7 @@ import functools
 import re
 
 from rules.numbers import normalise_number
+from rules.text import plain
 
 __all__ = ["check_destination", "destination_allowed", "check_audio", "check_email"]
 
@@ -35,6 +37,7 @@ _EMAIL = re.compile(rf"(?!\.)[A-Za-z0-9._%+-]{{1,64}}(?<!\.)@(?:{_LABEL}\.)+[A-Z
 
 
 def check_destination(text: str, region: str | None) -> str:
+    text = plain(text, "a destination")
     if text.lower().startswith("sip:"):
         m = _SIP.fullmatch(text)
         if m is None or not text.startswith("sip:"):
@@ -68,6 +71,7 @@ def destination_allowed(dest: str, prefixes: tuple[str, ...]) -> bool:
 
 @functools.lru_cache(maxsize=65_536)
 def check_audio(name: str) -> str:
+    name = plain(name, "an audio name")
     if "://" in name:
         raise ValueError("must be a file name relative to the media folder, not a URL")
     if name.startswith("/"):
@@ -82,6 +86,7 @@ def check_audio(name: str) -> str:
 
 @functools.lru_cache(maxsize=65_536)
 def check_email(addr: str) -> str:
+    addr = plain(addr, "an e-mail address")
     if not _EMAIL.fullmatch(addr) or ".." in addr:
         raise ValueError("not a valid e-mail address (expected a bare name@example.com)")
     return addr

@@ -42,6 +42,7 @@ from phonenumbers.phonemetadata import PhoneMetadata
 
 from rules.phone_validity import is_valid_national
 from rules.plan import ANONYMOUS
+from rules.text import plain
 
 __all__ = ["NumberError", "normalise_number", "normalise_caller", "normalise_called",
            "region_of", "is_e164"]
@@ -53,8 +54,10 @@ class NumberError(ValueError):
 
 # Letters are refused on purpose: phonenumbers maps them to keypad digits ("1-800-FLOWERS"),
 # which in a caller ID or a configuration is far more likely junk than a vanity number.
-_NOTATION = re.compile(r"[+\d\s().\-/]+")
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
+# re.ASCII: \d and \s would otherwise admit any script's digits and spaces (a caller ID
+# "+٥٥..." from the switch must be an unknown caller, never a number that matches).
+_NOTATION = re.compile(r"[+\d\s().\-/]+", re.ASCII)
+_E164 = re.compile(r"\+[1-9]\d{6,14}", re.ASCII)
 _WITHHELD = frozenset({"", "anonymous", "restricted", "unknown", "private", "unavailable"})
 
 
@@ -89,8 +92,7 @@ def _canonical_is_valid(text: str) -> bool | None:
             national = digits[k:]
             if not national or national[0] == "0":
                 return None
-            # str(int(...)) is the national significant number phonenumbers would see
-            # (a \d in _E164 also admits non-ASCII digits).
+            # str(int(...)) is the national significant number phonenumbers would see.
             return is_valid_national(cc, str(int(national))) or None
     return None
 
@@ -101,7 +103,7 @@ def _canonical_is_valid(text: str) -> bool | None:
 def normalise_number(text: str, region: str | None) -> str:
     if _E164.fullmatch(text) and _canonical_is_valid(text):
         return text
-    stripped = text.strip()
+    stripped = plain(text, "a phone number").strip()
     if not _NOTATION.fullmatch(stripped) or not any(c.isdigit() for c in stripped):
         raise NumberError("not a phone number (only digits, spaces and + - . ( ) / are allowed)")
     if not stripped.startswith("+") and region is None:

@@ -1,6 +1,6 @@
 """Schedules: when an entry holds. Parsing (load time) and checking (call time).
 
-Contract (DESIGN.md, "The number configuration"):
+Contract (docs/design.md, "The number configuration"):
 
 * Parsing: ``parse_day``, ``parse_window``, ``parse_date_range``, ``parse_caller_pattern``
   turn one written item into its compiled form or raise ``ValueError`` with a message for
@@ -34,6 +34,7 @@ from datetime import date, datetime
 
 from rules.numbers import normalise_number
 from rules.plan import ANONYMOUS
+from rules.text import plain
 
 __all__ = ["DAY_NAMES", "HOLIDAY_BIT", "parse_day", "parse_window", "parse_date_range",
            "parse_caller_pattern", "CallerSet", "Schedule", "DayContext"]
@@ -101,13 +102,13 @@ def parse_date_range(item: str | date) -> tuple[int, int]:
     return lo.toordinal(), hi.toordinal()
 
 
-_PREFIX = re.compile(r"\+\d{0,15}")
+_PREFIX = re.compile(r"\+\d{0,15}", re.ASCII)
 
 
 @functools.lru_cache(maxsize=4096)
 def parse_caller_pattern(item: str, region: str | None) -> str:
     """``anonymous``, ``+5521*`` or a number in any notation -> canonical pattern."""
-    text = item.strip()
+    text = plain(item, "a caller pattern").strip()
     if text.lower() == ANONYMOUS:
         return ANONYMOUS
     if text.endswith("*"):
