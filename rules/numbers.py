@@ -103,7 +103,10 @@ def _canonical_is_valid(text: str) -> bool | None:
 def normalise_number(text: str, region: str | None) -> str:
     if _E164.fullmatch(text) and _canonical_is_valid(text):
         return text
-    stripped = plain(text, "a phone number").strip()
+    try:
+        stripped = plain(text, "a phone number").strip()
+    except ValueError as exc:
+        raise NumberError(str(exc)) from None
     if not _NOTATION.fullmatch(stripped) or not any(c.isdigit() for c in stripped):
         raise NumberError("not a phone number (only digits, spaces and + - . ( ) / are allowed)")
     if not stripped.startswith("+") and region is None:
