@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:
-        # DESIGN.md: patch_all() is the first thing `serve` does, before any module
+        # docs/design.md: patch_all() is the first thing `serve` does, before any module
         # (pydantic, logging, redis) has imported threading or socket.
         from gevent import monkey
 

@@ -2,7 +2,7 @@
 one number, and finding a call record by its uuid.
 
 Built on ``RedisStore``'s public API and its redis client, with the same layout
-(DESIGN.md "Redis layout"; ``rules.redis_store``): hash ``callflow:numbers`` (E.164 ->
+(docs/design.md "Redis layout"; ``rules.redis_store``): hash ``callflow:numbers`` (E.164 ->
 canonical JSON), ``callflow:version``, channel ``callflow:updates`` with
 ``{"version": N, "numbers": [...]}``, stream ``callflow:calls``.
 

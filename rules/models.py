@@ -1,4 +1,4 @@
-"""Pydantic models of the number configuration (DESIGN.md, "The number configuration").
+"""Pydantic models of the number configuration (docs/design.md, "The number configuration").
 
 Contract: ``NumberConfig.model_validate(data, context=ValidationContext(...))`` validates
 one number's entry (the object under ``numbers.<key>``, the same JSON a store holds);

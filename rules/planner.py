@@ -4,7 +4,7 @@ Contract: ``plan_call(ruleset, called, caller, at) -> Plan`` is pure (no clock, 
 no logging). ``at`` must be timezone-aware (any zone); it is converted to the number's
 zone. ``called`` and ``caller`` may be in any notation the trunk delivers; any caller
 string is accepted (junk and withheld numbers are ``ANONYMOUS``). The plan follows
-DESIGN.md "What a call gets":
+docs/design.md "What a call gets":
 
 1. start messages whose schedule holds, in order;
 2. if a ``hangup`` entry holds: end messages, then its cause; no forwards, no voicemail;

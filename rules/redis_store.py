@@ -1,6 +1,6 @@
 """The Redis store: configurations shared by every engine, changed without a restart.
 
-Layout (DESIGN.md, "Redis layout"; one addition, ``callflow:defaults``):
+Layout (docs/design.md, "Redis layout"; one addition, ``callflow:defaults``):
 
 * ``callflow:numbers``  hash, E.164 -> the number's stored JSON (``rules.stored``);
 * ``callflow:version``  integer, incremented once by every change that writes anything;
@@ -11,7 +11,7 @@ Layout (DESIGN.md, "Redis layout"; one addition, ``callflow:defaults``):
 * stream ``callflow:calls``: one entry per finished call (fields ``uuid``, ``number``,
   ``record`` = the call record's JSON), capped with ``MAXLEN ~``.
 
-Contract of ``RedisStore`` (a ``rules.store.RulesStore``):
+Contract of ``RedisStore`` (a ``rules.store.RulesStore``, defined in ``rules.store_base``):
 
 * Writes (``push``, ``delete``) are one Lua script each. Redis runs a script to the end
   before it runs any other command, so the entries, the version bump and the publication
@@ -50,7 +50,7 @@ from rules.deferred import DeferredNumber
 from rules.loader import compile_entry, load_defaults
 from rules.models import Defaults
 from rules.ruleset import RuleSet
-from rules.store import InvalidEntry, RulesStore
+from rules.store_base import InvalidEntry, RulesStore   # not rules.store: it imports us
 from rules.stored import StoredConfig, defaults_json, document
 
 __all__ = ["RedisStore", "Snapshot", "WriteResult", "mask_url",

@@ -2,7 +2,8 @@
 
 Contract:
 
-* ``RulesStore`` is what the engine and the commands read configurations through.
+* ``RulesStore`` (defined in ``rules.store_base``, re-exported here) is what the engine
+  and the commands read configurations through.
   ``kind`` is ``"file"`` or ``"redis"``; ``describe()`` names the source for logs (never a
   password); ``load(on_invalid=None)`` returns a ``RuleSet`` of everything stored;
   ``version()`` is a number that changes whenever the stored configuration changes.
@@ -21,42 +22,20 @@ Contract:
 from __future__ import annotations
 
 import os
-from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import ClassVar
 
 from rules import loader
 from rules.ruleset import RuleSet
+# The interface lives in rules.store_base so that rules.redis_store can subclass it
+# without importing this module (which imports rules.redis_store): no import cycle.
+from rules.store_base import InvalidEntry, RulesStore
 
 __all__ = ["RulesStore", "FileStore", "open_store", "is_redis_url", "InvalidEntry"]
-
-# on_invalid(e164, [(path, message), ...]): an entry a per-number store refused.
-InvalidEntry = Callable[[str, list[tuple[str, str]]], None]
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def is_redis_url(source: str) -> bool:
     return str(source).startswith(REDIS_SCHEMES)
-
-
-class RulesStore(ABC):
-    kind: ClassVar[str]
-
-    @abstractmethod
-    def describe(self) -> str:
-        """The source, fit for a log line (no secrets)."""
-
-    @abstractmethod
-    def load(self, on_invalid: InvalidEntry | None = None) -> RuleSet:
-        """Everything stored, compiled. ConfigError / StoreUnavailable."""
-
-    @abstractmethod
-    def version(self) -> int:
-        """Changes whenever the stored configuration changes."""
-
-    def close(self) -> None:
-        """Release connections (nothing to do for a file)."""
 
 
 class FileStore(RulesStore):

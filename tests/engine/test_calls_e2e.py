@@ -1,5 +1,5 @@
 """End to end: a real `callflow serve` process driven by the FreeSWITCH simulator over
-loopback TCP, one scenario per feature of DESIGN.md "What a call gets"."""
+loopback TCP, one scenario per feature of docs/design.md "What a call gets"."""
 from __future__ import annotations
 
 import wave

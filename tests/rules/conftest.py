@@ -5,7 +5,7 @@ from rules.loader import load_text
 
 @pytest.fixture
 def design_rules():
-    """The example of DESIGN.md, verbatim."""
+    """The example of docs/design.md, verbatim."""
     return load_text("""
 defaults:
   timezone: America/Sao_Paulo

@@ -1,4 +1,4 @@
-"""What a call gets, on DESIGN.md's own example."""
+"""What a call gets, on docs/design.md's own example."""
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
