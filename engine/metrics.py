@@ -1,6 +1,6 @@
 """Prometheus metrics of the engine (``GET /metrics``), one registry per process.
 
-Names and labels are part of the operator's contract (README, metric reference):
+Names and labels are part of the operator's contract (docs/operations.md, "Metrics and health"):
 - callflow_calls_total{outcome}          finished calls: answered, voicemail, hangup,
                                           missed, refused
 - callflow_calls_active                   calls in progress

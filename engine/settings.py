@@ -2,7 +2,7 @@
 matching ``callflow serve`` flags (a flag wins over the environment).
 
 Every setting has a default that runs the embedded example on a developer's machine;
-production sets folders, templates and limits explicitly (see README, operator guide).
+production sets folders, templates and limits explicitly (docs/configuration.md, docs/operations.md).
 """
 from __future__ import annotations
 

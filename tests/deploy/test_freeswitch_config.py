@@ -1,6 +1,6 @@
 """FreeSWITCH's configuration overlay (docker/freeswitch/) and the dialplan (dialplan/):
 well-formed XML, as FreeSWITCH's preprocessor will read it, with the values the
-deployment needs. Nothing here runs FreeSWITCH (see README.md (operator's guide))."""
+deployment needs. Nothing here runs FreeSWITCH (see docs/operations.md)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Rolling restart of the engines, as the deployment does it (README.md (operator's guide)).
+"""Rolling restart of the engines, as the deployment does it (docs/operations.md).
 
 Two real `callflow serve` processes (engine A, engine B) and the FreeSWITCH simulator.
 The simulator stands for FreeSWITCH running dialplan/callflow.xml: for every new call it
