@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.identifiers import file_in
 from engine.records import CallRecord
 from engine.switch import SwitchCall
 from rules.plan import Plan
@@ -39,7 +40,9 @@ class CallContext:
         return str(self.services.media_dir / audio)
 
     def dated_path(self, root: Path) -> Path:
+        """``root/yyyy/mm/dd/<uuid>.wav``, checked to stay inside ``root`` (the uuid was
+        checked by the runner; this is the second line)."""
         d = self.record.started_at
-        folder = root / f"{d:%Y}" / f"{d:%m}" / f"{d:%d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{self.record.uuid}.wav"
+        path = file_in(root, f"{d:%Y}", f"{d:%m}", f"{d:%d}", f"{self.record.uuid}.wav")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path

@@ -2,7 +2,9 @@
 
 Fields (the contract of the ``callflow.record`` log line and, later, of the Redis
 stream): uuid, number, caller, started_at, ended_at, outcome, attempts (each ``to``,
-``result``, ``seconds``), recording, voicemail, hangup_cause, trace.
+``result``, ``seconds``), recording, voicemail, hangup_cause, trace, error (null, or
+why the engine gave up on the call: the switch did not answer in time, misbehaved, or
+a bug).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ class CallRecord:
     voicemail: str | None = None
     hangup_cause: str | None = None
     trace: list[str] = field(default_factory=list)
+    error: str | None = None
 
     def to_json(self) -> dict:
         # By hand: dataclasses.asdict deep-copies every field (measured on the hot path).
@@ -45,6 +48,7 @@ class CallRecord:
                          for a in self.attempts],
             "recording": self.recording, "voicemail": self.voicemail,
             "hangup_cause": self.hangup_cause, "trace": list(self.trace),
+            "error": self.error,
         }
 
     def emit(self) -> None:

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 
 from engine import metrics
 from engine.context import CallContext, Services
+from engine.identifiers import canonical_uuid
 from engine.logs import call_logger
 from engine.outcomes import CallOutcome, Outcome, StepResult
 from engine.records import CallRecord
@@ -45,6 +46,14 @@ def run_call(call: SwitchCall, services: Services, planner) -> CallRecord | None
         log.warning("connection dropped before set-up: %s", exc)
         call.close()
         return None
+    if not canonical_uuid(call.uuid):
+        # It would name files, log lines and a stream entry: refuse the call before it
+        # names anything. Closing without a hang-up hands the call back to the dialplan,
+        # whose next action is the configured fallback (dialplan/callflow.xml).
+        log.error("refusing a call whose uuid is not a canonical UUID: %r", call.uuid[:80])
+        metrics.REFUSED.labels("bad_uuid").inc()
+        call.close()
+        return None
     call.log = clog = call_logger(call.uuid)
     try:
         started = time.perf_counter()
@@ -60,9 +69,13 @@ def run_call(call: SwitchCall, services: Services, planner) -> CallRecord | None
         clog.info("caller gone: %s", exc)
     except CallError as exc:
         clog.error("call control failed: %s", exc)
-    except Exception:
+        if record is not None:
+            record.error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:
         # A bug must cost this call, never the process or another call.
         clog.exception("unexpected error while running the call")
+        if record is not None:
+            record.error = f"internal error: {type(exc).__name__}"
     finally:
         if record is not None:
             _finish(call, plan, record, services.record_sink)

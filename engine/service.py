@@ -214,7 +214,8 @@ class Service:
             call = FreeSwitchCall(conn, templates=self._templates,
                                   command_timeout=self.settings.command_timeout,
                                   max_call_seconds=self.settings.max_call_seconds,
-                                  linger_seconds=self.settings.linger_seconds)
+                                  linger_seconds=self.settings.linger_seconds,
+                                  max_message_seconds=self.settings.max_message_seconds)
             run_call(call, self.services, self.rules.plan)
         finally:
             self.active -= 1

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     max_calls: int = Field(500, ge=1, description="concurrent calls; beyond it calls are refused")
     max_call_seconds: int = Field(4 * 3600, ge=60, description="upper bound of any call")
     command_timeout: float = Field(5.0, gt=0, description="seconds FreeSWITCH has to reply")
+    max_message_seconds: float = Field(300.0, gt=0, le=3600,
+                                       description="longest wait for a message whose length "
+                                                   "cannot be read (not a PCM WAV)")
     linger_seconds: int = Field(30, ge=1, description="linger after hangup, for cleanup events")
     # What one event-socket peer may make the engine hold (engine/esl/framing.py, Limits);
     # a peer over a limit is dropped with one log line, other calls never notice.

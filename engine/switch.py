@@ -76,8 +76,9 @@ class SwitchCall(Protocol):
     def answer(self) -> None:
         """Answer (idempotent): needed before our own media."""
 
-    def play(self, path: str) -> PlayResult:
-        """Play one audio file to the caller."""
+    def play(self, path: str, seconds: float | None = None) -> PlayResult:
+        """Play one audio file to the caller; ``seconds``: its length when known (the
+        wait is bounded by it plus a margin), else the deployment's upper bound."""
 
     def beep(self) -> None:
         """The short tone before a voicemail recording."""

@@ -31,13 +31,15 @@ _log = logging.getLogger("callflow.runner")
 
 class FreeSwitchCall:
     def __init__(self, conn, *, templates: DialTemplates, command_timeout: float,
-                 max_call_seconds: float, linger_seconds: int):
+                 max_call_seconds: float, linger_seconds: int,
+                 max_message_seconds: float = 300.0):
         self.conn = conn
         self.log = _log          # the runner binds the call's logger once the uuid is known
         self.templates = templates
         self.command_timeout = command_timeout
         self.max_call_seconds = max_call_seconds
         self.linger_seconds = linger_seconds
+        self.max_message_seconds = max_message_seconds
         self.data = {}   # the connect reply (a Message: .get(), .headers) after start()
         self.answered = False
         self.accepted_at = time.monotonic()
@@ -95,9 +97,12 @@ class FreeSwitchCall:
             self.answered = True
             self.log.info("answered")
 
-    def play(self, path: str) -> PlayResult:
+    def play(self, path: str, seconds: float | None = None) -> PlayResult:
+        # The wait: the message's length plus the time FreeSWITCH has to answer any
+        # command, so a peer that goes silent mid-message frees the call within that.
+        length = self.max_message_seconds if seconds is None else seconds
         # FreeSWITCH's Application-Response: FILE PLAYED, FILE NOT FOUND, PLAYBACK ERROR.
-        done = self.execute("playback", path, timeout=self.max_call_seconds)
+        done = self.execute("playback", path, timeout=length + self.command_timeout + 1.0)
         response = done.get("Application-Response") or ""
         return PlayResult(response == FILE_PLAYED, response)
 

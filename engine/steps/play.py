@@ -6,6 +6,7 @@ logged and skipped, never fatal: the caller still gets the rest of the flow
 """
 from __future__ import annotations
 
+from engine.media import audio_seconds
 from engine.outcomes import Outcome, StepResult
 
 
@@ -13,7 +14,7 @@ def run(ctx, audio: str) -> StepResult:
     call = ctx.call
     call.answer()
     path = ctx.media_path(audio)
-    result = call.play(path)
+    result = call.play(path, audio_seconds(path))
     if result.played:
         ctx.log.info("message played", fields={"audio": audio})
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import wave
 
 from engine import metrics
+from engine.media import audio_seconds
 from engine.outcomes import Outcome, StepResult
 from engine.voicemail_handoff import VoicemailMessage
 from rules.plan import VoicemailPlan
@@ -29,7 +30,8 @@ def run(ctx, vm: VoicemailPlan) -> StepResult:
     call, log = ctx.call, ctx.log
     call.answer()
     if vm.greeting:
-        call.play(ctx.media_path(vm.greeting))
+        greeting = ctx.media_path(vm.greeting)
+        call.play(greeting, audio_seconds(greeting))
     call.beep()
     path = str(ctx.dated_path(ctx.services.voicemail_dir))
     log.info("recording voicemail", fields={"path": path, "max_seconds": vm.max_seconds})

@@ -246,6 +246,8 @@ class CallRecordOut(BaseModel):
     voicemail: str | None = None
     hangup_cause: str | None = None
     trace: list[str] = []
+    error: str | None = Field(None, description="why the engine gave up on the call "
+                                                "(the switch did not answer in time, ...)")
     recording_url: str | None = Field(None, description="the recorded conversation, if any")
     voicemail_url: str | None = Field(None, description="the voicemail message, if any")
 

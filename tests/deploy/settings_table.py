@@ -51,6 +51,8 @@ ADVICE = {
                         "cut runaway calls sooner.",
     "command_timeout": "Raise it only if a loaded switch is seen answering commands late "
                        "(`CommandTimeout` in the log).",
+    "max_message_seconds": "Raise it if you play messages longer than five minutes in a "
+                           "format other than PCM WAV (a WAV's own length is read and used).",
     "linger_seconds": "Rarely: raise it if voicemails recorded right before a hang-up are "
                       "lost because FreeSWITCH's last events come late.",
     "esl_max_header_block": "Only if a legitimate switch sends bigger frames (the log "

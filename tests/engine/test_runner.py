@@ -19,13 +19,14 @@ from rules.errors import CallerGone
 from rules.plan import ForwardAttempt, Plan, VoicemailPlan
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+UUID = "0b6c2f1e-8d3a-4c55-9e21-6a7f0d4b3c2a"
 
 
 class ScriptedCall:
     """A SwitchCall whose dial results come from a script; it logs what it was asked."""
 
     def __init__(self, dial_results=(), hang_up_on_play=False):
-        self.uuid, self.called, self.caller, self.caller_name = "u-1", "+551140040001", None, None
+        self.uuid, self.called, self.caller, self.caller_name = UUID, "+551140040001", None, None
         self.answered = False
         self.accepted_at, self.first_command_at = 0.0, None
         self.log = logging.getLogger("test")
@@ -44,7 +45,7 @@ class ScriptedCall:
         self.answered = True
         self.did.append(("answer",))
 
-    def play(self, path):
+    def play(self, path, seconds=None):
         self.did.append(("play", path.rsplit("/", 1)[-1]))
         if self._hang_up_on_play:
             self._gone = True
@@ -156,3 +157,16 @@ def test_outcome_is_decided_from_plan_and_record(kw, attempts, voicemail, expect
                         attempts=[Attempt(["+5511900000001"], r, 1.0) for r in attempts],
                         voicemail=voicemail)
     assert outcome_of(plan(**kw), record) is expected
+
+
+@pytest.mark.parametrize("uuid", ["../../tmp/x", "", "0B6C2F1E-8D3A-4C55-9E21-6A7F0D4B3C2A",
+                                  "{0b6c2f1e-8d3a-4c55-9e21-6a7f0d4b3c2a}",
+                                  "0b6c2f1e-8d3a-4c55-9e21-6a7f0d4b3c2a\nx"])
+def test_a_call_whose_uuid_is_not_canonical_is_handed_back_untouched(tmp_path, uuid, caplog):
+    call = ScriptedCall()
+    call.uuid = uuid
+    planned = []
+    assert run_call(call, services(tmp_path), lambda *a: planned.append(a)) is None
+    assert call.did == [("start",), ("close",)] and planned == []
+    assert "not a canonical UUID" in caplog.text
+    assert list(tmp_path.rglob("*")) == []           # nothing was named after it

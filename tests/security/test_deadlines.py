@@ -1,0 +1,35 @@
+"""A peer that goes silent holds a call slot only as long as what it was asked to do
+(issue "Hostile input", 2). Before: a playback waited max_call_seconds (4 h)."""
+from __future__ import annotations
+
+import uuid as uuidlib
+
+from tests.security.conftest import assert_honest_call_completed, honest_call
+from tests.security.peer import Peer
+
+# welcome.wav is 0.5 s; the engine under test has CALLFLOW_COMMAND_TIMEOUT=2, so the
+# playback may take 0.5 + 2 + 1 s before the engine gives up.
+PLAY_BOUND = 0.5 + 2 + 1
+
+
+def test_a_peer_silent_during_a_message_is_dropped_within_its_length(engine, sim):
+    honest = honest_call(sim)
+    peer = Peer(engine.port)
+    call = str(uuidlib.uuid4())
+    peer.take_call(call, "+551140040006")
+    assert peer.run_app() == "answer"
+    assert peer.run_app(complete=False) == "playback"       # then: silence
+    held = peer.wait_closed(timeout=PLAY_BOUND + 5)
+    assert PLAY_BOUND - 0.5 < held < PLAY_BOUND + 1.5, held
+    record = engine.wait_record(call)
+    assert record["error"].startswith("CommandTimeout: playback") and "3.5 s" in record["error"]
+    assert_honest_call_completed(engine, honest)
+    peer.close()
+
+
+def test_a_peer_silent_before_its_first_reply_is_dropped_within_the_command_timeout(engine):
+    peer = Peer(engine.port)
+    assert peer.command() == b"connect\n\n"                 # then: silence
+    held = peer.wait_closed(timeout=8)
+    assert held < 2 + 1.5, held
+    peer.close()
