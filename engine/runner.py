@@ -28,7 +28,7 @@ from engine.outcomes import CallOutcome, Outcome, StepResult
 from engine.records import CallRecord
 from engine.steps import STEPS
 from engine.switch import SwitchCall
-from rules.errors import CallError, CallerGone
+from rules.errors import CallError, CallerGone, ProtocolError
 from rules.plan import Plan
 
 log = logging.getLogger("callflow.runner")
@@ -43,7 +43,9 @@ def run_call(call: SwitchCall, services: Services, planner) -> CallRecord | None
     try:
         call.start()
     except CallError as exc:
-        log.warning("connection dropped before set-up: %s", exc)
+        # A ProtocolError was logged where it was found (one line per dropped peer).
+        level = logging.DEBUG if isinstance(exc, ProtocolError) else logging.WARNING
+        log.log(level, "connection dropped before set-up: %s", exc)
         call.close()
         return None
     if not canonical_uuid(call.uuid):
