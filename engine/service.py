@@ -10,10 +10,11 @@
   in its list), calls in progress get up to ``drain_seconds`` to finish, then the
   process exits 0.
 - Rules come from a file (polled for changes) or from Redis (``CALLFLOW_RULES=redis://``
-  or ``rediss://``): then ``engine.rules_sync`` keeps the cache in step in its own
-  greenlet, ``engine.call_log`` appends call records to the ``callflow:calls`` stream,
-  and until the first load from Redis calls are refused like at capacity. Nothing on a
-  call's path waits for Redis.
+  or ``rediss://``): the feed for ``settings.rules`` (``engine.feeds``) hands every
+  change to the one applier, which keeps the cache (``engine.cache``) in step. With
+  Redis, ``engine.call_log`` appends call records to the ``callflow:calls`` stream, and
+  until the first load from Redis calls are refused like at capacity. Nothing on a
+  call's path waits for a feed.
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ import gc
 import json
 import logging
 import signal
-import sys
 
 import gevent
 from gevent.event import Event
@@ -31,6 +31,10 @@ from engine import metrics
 from engine.cache import RulesCache
 from engine.context import Services
 from engine.esl import Limits, OutboundConnection, OutboundListener
+from engine.feeds import open_feed
+from engine.feeds.applier import Applier
+# Re-exported for tests/store/test_units.py, which loads a file the way the engine does.
+from engine.feeds.file_feed import load_off_the_loop as _load_off_the_loop  # noqa: F401
 from engine.freeswitch import DialTemplates, FreeSwitchCall
 from engine.runner import run_call
 from engine.settings import Settings
@@ -40,40 +44,8 @@ from rules.store import open_store
 
 log = logging.getLogger("callflow.service")
 
-RELOAD_CHECK_SECONDS = 2.0
 # How long start() waits for the first load from Redis before listening anyway.
 REDIS_START_WAIT_SECONDS = 5.0
-# While a rules file loads in a native thread, the event loop (every call) waits for the
-# GIL at most this long each time it wakes up; Python's default of 5 ms would add up to
-# several times that to each call. bench_file_reload.py measures the effect.
-RELOAD_SWITCH_INTERVAL = 0.0005
-
-
-def _load_off_the_loop(load):
-    """Run a rules file load in gevent's thread pool and wait for it (this greenlet only).
-
-    Parsing and compiling a big file is seconds of CPU in one call that cannot yield (a
-    20,000-number file held every call up for 3.4 s when it ran on the event loop). In a
-    native thread it shares the GIL with the loop instead. The cyclic collector is off
-    while it runs and what it built is frozen afterwards, as at start (``Service.start``):
-    otherwise the next collections would walk every new object, a pause of their own.
-    """
-    def work():
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return load()
-        finally:
-            gc.freeze()
-            if enabled:
-                gc.enable()
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(RELOAD_SWITCH_INTERVAL)
-    try:
-        return gevent.get_hub().threadpool.apply(work)
-    finally:
-        sys.setswitchinterval(interval)
 
 
 class Service:
@@ -86,9 +58,11 @@ class Service:
         self._templates = DialTemplates(settings.dial_e164_template, settings.dial_sip_template)
         self.rules = RulesCache(open_store(settings.rules, settings.allowed_prefixes),
                                 settings.allowed_prefixes)
-        self.rules_sync = self.call_log = None
-        if self.rules.source == "redis":
-            self._setup_redis()
+        # One feed for settings.rules, one applier: the only writer of self.rules.
+        self.applier = Applier(self.rules)
+        self.feed = open_feed(self.rules.store, self.applier,
+                              settings.redis_version_check_seconds)
+        self.call_log = self._call_log() if self.feed.kind == "redis" else None
         # Voicemail e-mail: spool fsyncs run in the thread pool, so they block the call's
         # greenlet (the job is durable before it moves on) but not the hub.
         self.mailer = Mailer.from_settings(
@@ -107,31 +81,27 @@ class Service:
         self._idle.set()
         self.listener = OutboundListener(settings.listen_address, self._handle)
         self.http = WSGIServer(settings.http_address, self._http, log=None, error_log=log)
-        self._reloader = None
 
     # -- lifecycle ------------------------------------------------------------------
-    def _setup_redis(self) -> None:
-        from engine.call_log import CallRecordStream
-        from engine.rules_sync import RedisRulesSync
+    def _call_log(self):
+        from engine.call_log import CallRecordStream   # Redis only
 
-        store = self.rules.store
-        self.rules_sync = RedisRulesSync(store, self.rules, self.settings.redis_version_check_seconds)
-        self.call_log = CallRecordStream(store, self.settings.redis_stream_maxlen,
-                                         self.settings.redis_buffer_size)
+        return CallRecordStream(self.rules.store, self.settings.redis_stream_maxlen,
+                                self.settings.redis_buffer_size)
 
     def _load_rules(self) -> None:
-        if self.rules_sync is None:
-            self.rules.load()
-            return
-        self.call_log.start()
-        self.rules_sync.start()
-        if not self.rules_sync.loaded.wait(REDIS_START_WAIT_SECONDS):
+        if self.call_log is not None:
+            self.call_log.start()
+        # The file: loaded here (an invalid file is fatal), then watched. Redis: loads in
+        # the feed's greenlet, waited for a while only.
+        self.feed.start()
+        if not self.feed.loaded.wait(REDIS_START_WAIT_SECONDS):
             log.warning("no rules from Redis yet; listening, calls are refused until they load",
                         extra={"fields": {"redis": self.rules.store.describe(),
-                                          **self.rules_sync.status()}})
+                                          **self.feed.status()}})
 
     def start(self) -> None:
-        # Numbers from Redis are compiled while calls are served (engine.rules_sync); the
+        # Numbers from Redis are compiled while calls are served (engine.feeds.warmer); the
         # first one with holidays would otherwise import every country module meanwhile.
         holidays_calendar.preload()
         self._load_rules()
@@ -151,7 +121,6 @@ class Service:
         gc.set_threshold(10_000, 10, 10)
         self.listener.start()
         self.http.start()
-        self._reloader = gevent.spawn(self._reload_loop)
         log.info("engine listening", extra={"fields": {
             "listen": self.settings.listen, "http": self.settings.http_listen,
             "max_calls": self.settings.max_calls, "numbers": len(self.rules)}})
@@ -183,13 +152,12 @@ class Service:
         self.stop()
 
     def stop(self) -> None:
-        if self._reloader is not None:
-            self._reloader.kill(block=False)
+        self.feed.stop()                # no more changes while stopping
+        self.applier.stop()             # nor a warm-up
         self.listener.stop_accepting()
         self.http.stop(timeout=1)
         self.mailer.stop()
-        if self.rules_sync is not None:
-            self.rules_sync.stop()
+        if self.call_log is not None:
             self.call_log.flush(2.0)    # bounded: the last calls' records, if Redis is there
             self.call_log.stop()
         self.stopped.set()
@@ -223,14 +191,6 @@ class Service:
             if self.active == 0:
                 self._idle.set()
 
-    def _reload_loop(self) -> None:
-        while True:
-            gevent.sleep(RELOAD_CHECK_SECONDS)
-            try:
-                self.rules.reload_if_changed(offload=_load_off_the_loop)
-            except Exception:
-                log.exception("rules reload check failed")
-
     # -- /health, /metrics ----------------------------------------------------------
     def health(self) -> dict:
         status = "ok"
@@ -238,7 +198,7 @@ class Service:
             status = "draining"
         elif not self.rules.ready:
             status = "starting"         # no rules yet (Redis unreachable at start)
-        elif self.rules_sync is not None and not self.rules_sync.healthy:
+        elif not self.feed.healthy:
             status = "degraded"         # serving the last known rules
         out = {
             "status": status,
@@ -249,8 +209,8 @@ class Service:
             "calls_active": self.active,
             "max_calls": self.settings.max_calls,
         }
-        if self.rules_sync is not None:
-            out.update(self.rules_sync.status())
+        out.update(self.feed.status())  # the file: nothing
+        if self.call_log is not None:
             out.update(self.call_log.status())
         return out
 

@@ -179,7 +179,7 @@ def test_a_corrupt_entry_keeps_the_previous_version(redis_url, store, rclient, e
 
 def test_a_large_reload_is_in_force_at_once_and_compiled_in_the_background(
         redis_url, store, rclient, engine_on):
-    from engine.rules_sync import LARGE
+    from engine.feeds.applier import LARGE
 
     many = {f"+5511400{i:05d}": "CALL_REJECTED" for i in range(LARGE + 100)}
     store.push(config(**many))

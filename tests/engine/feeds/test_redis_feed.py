@@ -1,11 +1,12 @@
-"""The engine's rules sync in-process, against a real redis-server: a large update is in
-force before anything is compiled, the warmer compiles the rest and settles the cache,
-refused entries keep their previous version, untouched numbers are not recompiled, and
-the cyclic collector is off only while compiling.
+"""The Redis feed in-process, with its applier and warmer, against a real redis-server: a
+large update is in force before anything is compiled, the warmer compiles the rest and
+settles the cache, refused entries keep their previous version, untouched numbers are
+not recompiled, and the cyclic collector is off only while compiling.
 
-The sync's cooperative slices are made long here (``SLICE_SECONDS``) so that the warmer
-cannot run before the test lets it: what is observed between the swap and the warm-up
-is then deterministic. ``LARGE`` is lowered so that 30 numbers make a large update."""
+The cooperative slices are made long here (``SLICE_SECONDS``) so that the warmer cannot
+run before the test lets it: what is observed between the swap and the warm-up is then
+deterministic. ``LARGE`` is lowered so that 30 numbers make a large update.
+(Moved from tests/store/test_rules_sync.py with engine/rules_sync.py.)"""
 from __future__ import annotations
 
 import gc
@@ -16,9 +17,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine import metrics, rules_sync
+from engine import metrics
 from engine.cache import RulesCache
-from engine.rules_sync import RedisRulesSync
+from engine.feeds import applier as applier_module
+from engine.feeds import cooperative
+from engine.feeds.applier import Applier
+from engine.feeds.redis_feed import RedisFeed
 from rules.compiled import CompiledNumber
 from rules.deferred import DeferredNumber
 from rules.redis_store import NUMBERS, UPDATES, VERSION, RedisStore
@@ -38,16 +42,31 @@ def config(cause: str, numbers=NUMBERS_30) -> dict:
 
 @pytest.fixture
 def sync(redis_url, monkeypatch):
-    monkeypatch.setattr(rules_sync, "SLICE_SECONDS", 60.0)
-    monkeypatch.setattr(rules_sync, "LARGE", 10)
+    monkeypatch.setattr(cooperative, "SLICE_SECONDS", 60.0)
+    monkeypatch.setattr(applier_module, "LARGE", 10)
     store = RedisStore(redis_url)
-    s = RedisRulesSync(store, RulesCache(store))
+    s = Sync(store)
     was_enabled = gc.isenabled()
     yield s
     s.stop()
     store.close()
     gc.unfreeze()             # the warmer freezes what it compiled; not in the test process
     assert gc.isenabled() == was_enabled
+
+
+class Sync:
+    """What the service wires for Redis: a cache, its applier, the feed."""
+
+    def __init__(self, store: RedisStore):
+        self.cache = RulesCache(store)
+        self.applier = Applier(self.cache)
+        self.feed = RedisFeed(store, self.applier)
+        self._warmer = self.applier.warmer      # .join(): wait for the warm-up
+        self.resync, self.status = self.feed.resync, self.feed.status
+
+    def stop(self) -> None:
+        self.feed.stop()
+        self.applier.stop()
 
 
 def values(cache: RulesCache) -> dict:
