@@ -16,7 +16,7 @@ Why it exists: compiling 100,000 numbers takes ~10 s of CPU, and an engine must 
 full reload in force in well under that while calls go on. A ``RuleSet`` can hold
 deferred entries (``rules.ruleset``): the engine swaps them in as soon as it has read
 them, a call to one of them compiles it on the spot (~0.1 ms), and the engine compiles
-the rest in the background (``engine.rules_sync``).
+the rest in the background (``engine.feeds.warmer``).
 """
 from __future__ import annotations
 
