@@ -301,11 +301,18 @@ def load_file(path: str | os.PathLike, allowed_prefixes: tuple[str, ...] = ()) -
 def compile_entry(e164: str, raw: str, defaults: Defaults,
                   allowed_prefixes: tuple[str, ...] = ()) -> CompiledNumber:
     """Validate and compile one stored entry (the JSON a store keeps under its E.164 key)
-    exactly as a file's; ConfigError if refused."""
+    exactly as a file's, except that it must be a JSON object; ConfigError if refused."""
     try:
         data = json.loads(raw)
     except ValueError as exc:
         raise ConfigError([(f"numbers.{e164}", f"stored entry is not valid JSON: {exc}")]) from None
+    if not isinstance(data, dict):
+        # In a file, a number with nothing under it is a number with no features; a
+        # stored entry is written whole by a program, so a null or a list is a broken
+        # writer, and applying it would wipe the number's working configuration.
+        raise ConfigError([(f"numbers.{e164}", f"stored entry must be a JSON object "
+                                               f"({{}} for a number with no features), "
+                                               f"not {type(data).__name__ if data is not None else 'null'}")])
     compiled = compile_number(e164, data, defaults, allowed_prefixes)
     if compiled.number != e164:
         raise ConfigError([(f"numbers.{e164}", f"the key must be written in E.164 "

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import wave
 from pathlib import Path
@@ -162,3 +163,31 @@ class EngineProcess:
     def stop(self) -> int | None:
         stop_process(self.proc, getattr(self, "_log", None))
         return self.proc.returncode if self.proc else None
+
+
+class RedisEngine(EngineProcess):
+    """An engine on Redis; /health is read whatever its HTTP status (503 while starting)."""
+
+    def __init__(self, tmp, url, env=None, check_seconds: float = 0.3):
+        tmp.mkdir(parents=True, exist_ok=True)
+        super().__init__(tmp, "numbers: {}\n", env={
+            "CALLFLOW_RULES": url, "CALLFLOW_REDIS_VERSION_CHECK_SECONDS": str(check_seconds),
+            **(env or {})})
+
+    def health(self) -> dict:
+        try:
+            return super().health()
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read())
+
+    def wait_health(self, predicate, timeout=10.0, what="") -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            h = self.health()
+            if predicate(h):
+                return h
+            time.sleep(0.01)
+        raise AssertionError(f"/health never {what}: {self.health()}\n{self.log_text()[-3000:]}")
+
+    def logged(self, msg: str) -> list[dict]:
+        return [line for line in self.log_lines() if line.get("msg", "").startswith(msg)]

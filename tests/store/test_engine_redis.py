@@ -14,7 +14,7 @@ import pytest
 
 from rules.redis_store import CALLS, NUMBERS, UPDATES, VERSION, RedisStore
 from tests.fsim.simulator import Simulator
-from tests.helpers.engine_proc import EngineProcess
+from tests.helpers.engine_proc import RedisEngine
 from tests.helpers.redis_server import RedisServer
 
 CHECK_SECONDS = 0.3
@@ -29,33 +29,6 @@ def config(**numbers) -> dict:
     return {"defaults": {"timezone": "America/Sao_Paulo", "region": "BR"},
             "numbers": {n: hangup(c) for n, c in numbers.items()}}
 
-
-class RedisEngine(EngineProcess):
-    """An engine on Redis; /health is read whatever its HTTP status (503 while starting)."""
-
-    def __init__(self, tmp, url, env=None):
-        tmp.mkdir(parents=True, exist_ok=True)
-        super().__init__(tmp, "numbers: {}\n", env={
-            "CALLFLOW_RULES": url, "CALLFLOW_REDIS_VERSION_CHECK_SECONDS": str(CHECK_SECONDS),
-            **(env or {})})
-
-    def health(self) -> dict:
-        try:
-            return super().health()
-        except urllib.error.HTTPError as exc:
-            return json.loads(exc.read())
-
-    def wait_health(self, predicate, timeout=10.0, what="") -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            h = self.health()
-            if predicate(h):
-                return h
-            time.sleep(0.01)
-        raise AssertionError(f"/health never {what}: {self.health()}\n{self.log_text()[-3000:]}")
-
-    def logged(self, msg: str) -> list[dict]:
-        return [line for line in self.log_lines() if line.get("msg", "").startswith(msg)]
 
 
 def cause_of(sim, number=A) -> str | None:

@@ -1,8 +1,12 @@
-"""Fixtures of the Redis tests: one real redis-server per test session (a free port, a
-temporary folder, no persistence), emptied before every test.
+"""The suite's shared fixtures, one place for all of them:
 
-Never skipped: without ``redis-server`` on PATH the fixture fails with instructions,
-because CI installs it (.ci/run)."""
+* ``redis_server`` / ``redis_url`` / ``rclient`` / ``store``: one real redis-server per
+  test session (a free port, a temporary folder, no persistence), emptied before every
+  test that asks for ``redis_url``. Never skipped: without ``redis-server`` on PATH the
+  fixture fails with instructions, because CI installs it (.ci/run).
+* ``callflow``: run the CLI as a user does (``python -m engine.cli ...``).
+
+Fixtures that only one package's tests use stay in that package's conftest.py."""
 from __future__ import annotations
 
 import shutil
@@ -54,7 +58,7 @@ def callflow():
     import sys
     from pathlib import Path
 
-    root = Path(__file__).parents[2]
+    root = Path(__file__).parents[1]
 
     def run(*args, env=None):
         import os
