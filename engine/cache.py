@@ -9,8 +9,7 @@ set, never a mix. Nothing here does I/O on the call path: ``plan`` reads memory 
 What calls the swaps is ``engine.feeds.applier`` (the one place that validates rules and
 swaps them in), fed by ``engine.feeds.file_feed`` or ``engine.feeds.redis_feed``. Until
 the first ``install``, ``ready`` is False and the service refuses calls (FreeSWITCH fails
-over) rather than answering every number as unknown. ``load()`` and
-``reload_if_changed()`` run the file feed once, for callers that hold only a cache.
+over) rather than answering every number as unknown.
 
 ``version`` is the file's reload count, or the ``callflow:version`` applied (the
 figure /health shows as ``rules_version``); ``loaded_at`` the wall time of the last swap.
@@ -18,7 +17,7 @@ figure /health shows as ``rules_version``); ``loaded_at`` the wall time of the l
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 from rules.compiled import CompiledNumber
@@ -42,29 +41,6 @@ class RulesCache:
     @property
     def ready(self) -> bool:
         return self.ruleset is not None
-
-    # -- file store (kept for callers that hold only a cache) -----------------------
-    def load(self) -> None:
-        """First load of a file: an invalid file is fatal (raises ConfigError). The same
-        path as the engine's: ``engine.feeds.file_feed`` through the applier."""
-        self._file_feed(None).load()
-
-    def reload_if_changed(self, offload: Callable[[Callable[[], RuleSet]], RuleSet] | None = None
-                          ) -> bool:
-        """Reload when the file changed; keep the old rules if the new ones are bad.
-        ``offload(fn)`` runs the load (the engine: off the event loop,
-        ``engine.feeds.file_feed.load_off_the_loop``); without it the load runs here."""
-        if not isinstance(self.store, FileStore):
-            return False
-        return self._file_feed(offload).poll()
-
-    def _file_feed(self, offload):
-        # Imported here: the feeds package builds on this module (and a cache holds no
-        # feed: the engine owns one feed and one applier, engine.service).
-        from engine.feeds.applier import Applier
-        from engine.feeds.file_feed import FileFeed
-
-        return FileFeed(self.store, Applier(self), offload=offload)
 
     # -- swaps ----------------------------------------------------------------------
     def install(self, ruleset: RuleSet, version: int) -> None:

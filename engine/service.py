@@ -33,8 +33,6 @@ from engine.context import Services
 from engine.esl import Limits, OutboundConnection, OutboundListener
 from engine.feeds import open_feed
 from engine.feeds.applier import Applier
-# Re-exported for tests/store/test_units.py, which loads a file the way the engine does.
-from engine.feeds.file_feed import load_off_the_loop as _load_off_the_loop  # noqa: F401
 from engine.freeswitch import DialTemplates, FreeSwitchCall
 from engine.runner import run_call
 from engine.settings import Settings
