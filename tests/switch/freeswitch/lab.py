@@ -107,6 +107,21 @@ numbers:
   "+55 11 4004-0014":     # voicemail only, one second is enough
     voicemail:
       - {{email: [ops@example.com], min_seconds: 1, max_seconds: 20}}
+  "+55 11 4004-0015":     # no answer, then voicemail
+    forwarding:
+      - {{to: "+5511900000002", ring_seconds: 5}}
+    voicemail:
+      - {{email: [ops@example.com], min_seconds: 1, max_seconds: 20}}
+  "+55 11 4004-0016":     # busy, then voicemail
+    forwarding:
+      - {{to: "+5511900000003", ring_seconds: 5}}
+    voicemail:
+      - {{email: [ops@example.com], min_seconds: 1, max_seconds: 20}}
+  "+55 11 4004-0017":     # unreachable, then voicemail
+    forwarding:
+      - {{to: "+5511900000004", ring_seconds: 5}}
+    voicemail:
+      - {{email: [ops@example.com], min_seconds: 1, max_seconds: 20}}
 """
 
 

@@ -73,6 +73,23 @@ def test_failover_no_answer_busy_unreachable_to_voicemail(lab):
     assert part.get_content() == Path(rec["voicemail"]).read_bytes()
 
 
+@pytest.mark.parametrize("did, reason, cause", [
+    ("551140040015", "no_answer", None),
+    ("551140040016", "busy", "USER_BUSY"),
+    ("551140040017", "failed", "NO_ROUTE_DESTINATION"),
+])
+def test_each_failover_reason_alone_leads_to_voicemail(lab, did, reason, cause):
+    call = lab.call(did, app="&playback(tone_stream://%(3000,0,350))")
+    rec = lab.finished(call)
+    (leg,) = call.legs()
+    assert [a["result"] for a in rec["attempts"]] == [reason]
+    if cause is not None:
+        assert leg.cause == cause
+    else:                    # rang for its 5 s by the switch's clock, never answered
+        assert leg.answered is None and abs(leg.ring_seconds - 5) <= 1, leg
+    assert rec["outcome"] == "voicemail" and wav_seconds(rec["voicemail"]) >= 1.0
+
+
 def test_simultaneous_ring_first_answer_wins(lab):
     call = lab.call("551140040004")
     rec = lab.finished(call)
