@@ -1,7 +1,7 @@
 """`callflow rules`: manage number configurations.
 
 ``callflow rules check FILE [--allow-prefix P ...]`` validates a YAML/JSON configuration
-file: exit 0 with a one-line summary on stdout, or exit 1 with every error, one
+file (``--allow-prefix`` defaults to ``CALLFLOW_ALLOWED_PREFIXES``, as for push): exit 0 with a one-line summary on stdout, or exit 1 with every error, one
 ``path: message`` per line, on stderr.
 
 The Redis store (``--redis URL``; default: ``CALLFLOW_RULES`` when it is a redis:// or
@@ -34,7 +34,8 @@ def add_allow_prefix(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-prefix", action="append", default=[], metavar="P", dest="allow_prefix",
         help="deployment allow-list of destination prefixes (+55, sip:, pbx.example.com); "
-             "repeatable; none given = every valid destination is allowed")
+             "repeatable; none given = CALLFLOW_ALLOWED_PREFIXES (empty: every valid "
+             "destination is allowed)")
 
 
 def register(subparsers) -> None:
@@ -187,7 +188,7 @@ def run_check(args: argparse.Namespace) -> int:
     from rules.loader import load_file
 
     try:
-        ruleset = load_file(args.file, allowed_prefixes=tuple(args.allow_prefix))
+        ruleset = load_file(args.file, allowed_prefixes=_prefixes(args))
     except ConfigError as exc:
         return report.config_error(exc)
     count = len(ruleset)

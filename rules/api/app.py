@@ -22,7 +22,9 @@ Errors, mapped at the boundary (``rules.api.errors``):
 * 422 ``{"errors": [{"path", "message"}]}``: every problem, paths as ``rules check``
   prints them (``numbers.+551140040000.forwarding[1].ring_seconds``); query problems as
   ``query.<name>``. Nothing is stored.
-* 401 without a valid bearer token; 404 for an unknown number *and* for anything outside
+* 401 without a valid bearer token (for a request with a body, before the body is read);
+  413 / 408 / 422 for a body over the size, time or JSON shape limits
+  (``rules.api.limits``, installed here); 404 for an unknown number *and* for anything outside
   the token's scope (so numbers cannot be probed); 412 when ``If-Match`` /
   ``If-None-Match`` does not hold; 409 when the stored entry is not a JSON object (only
   possible if written around the API) or, for the dry run, no longer validates; 503
@@ -41,8 +43,10 @@ Endpoints are plain ``def``: redis-py blocks, and FastAPI runs them in its threa
 
 ``create_app`` only assembles: it builds the per-application state (``app.state.context``:
 ``rules.api.context.ApiContext``; ``app.state.tokens`` for ``rules.api.auth.Who``), the
+body limits (``rules.api.limits.BodyLimits``, reading the same ``app.state.tokens``), the
 error handlers and the routers, and completes the OpenAPI document with the number
-entry's schemas (``rules.api.schemas.number_schemas``). Nothing per application is a
+entry's schemas (``rules.api.schemas.number_schemas``) and, on every operation that takes
+a body, the 408 and 413 the limits answer. Nothing per application is a
 module global, so several applications can share one process.
 """
 from fastapi import FastAPI
@@ -51,6 +55,7 @@ from fastapi.openapi.utils import get_openapi
 from rules.api.auth import TokenFile, TokenTable
 from rules.api.context import ApiContext
 from rules.api.errors import install_handlers
+from rules.api.limits import BodyLimits
 from rules.api.routes import ROUTERS
 from rules.api.routes.features import FEATURES
 from rules.api.schemas import number_schemas
@@ -77,6 +82,11 @@ def create_app(settings: ApiSettings, store: RedisStore,
 
     app = FastAPI(title="callflow management API", version="1.0.0", description=DESCRIPTION)
     install_handlers(app)
+    app.add_middleware(
+        BodyLimits, max_body_bytes=settings.api_max_body_bytes,
+        max_json_depth=settings.api_max_json_depth, max_json_items=settings.api_max_json_items,
+        body_timeout=settings.api_body_timeout_seconds,
+        authenticate=lambda token: app.state.tokens.authenticate(token) is not None)
     for router in ROUTERS:
         app.include_router(router)
     _complete_openapi(app)
@@ -95,7 +105,25 @@ def _complete_openapi(app: FastAPI) -> None:
             doc = get_openapi(title=app.title, version=app.version, description=app.description,
                               routes=app.routes)
             doc.setdefault("components", {}).setdefault("schemas", {}).update(number_schemas())
+            _document_body_limits(doc)
             app.openapi_schema = doc
         return app.openapi_schema
 
     app.openapi = openapi
+
+
+_BODY_LIMITS = {
+    "408": "the request body did not arrive in time (CALLFLOW_API_BODY_TIMEOUT_SECONDS)",
+    "413": "the request body is too large (CALLFLOW_API_MAX_BODY_BYTES)",
+}
+
+
+def _document_body_limits(doc: dict) -> None:
+    """408 and 413 on every operation that takes a body (``rules.api.limits``); 422 there
+    already documents the JSON shape limits, and 401 the token checked first."""
+    errors = {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}
+    for ops in doc.get("paths", {}).values():
+        for op in ops.values():
+            if isinstance(op, dict) and "requestBody" in op:
+                for code, text in _BODY_LIMITS.items():
+                    op["responses"].setdefault(code, {"description": text, "content": errors})

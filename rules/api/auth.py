@@ -10,6 +10,10 @@ SHA-256 (hex), a name for the logs, and the numbers it may see::
       - name: ops
         sha256: ...
         numbers: ["*"]
+      - name: initech
+        sha256: ...
+        numbers: ["+5531*"]
+        allowed_prefixes: ["+5531", "+5511"]   # optional: where it may forward calls
 
 Contract:
 
@@ -21,6 +25,12 @@ Contract:
 * ``Principal.allows(e164)``: whether the token's scope covers the number. Everything a
   token cannot see is answered exactly as if it did not exist (404), so another
   customer's numbers cannot be probed.
+* ``Principal.allowed_prefixes``: the token's own destination allow-list (the optional
+  ``allowed_prefixes`` key: E.164 prefixes such as ``+5511``, ``sip:`` for every SIP
+  target, or a SIP host; the same items as ``CALLFLOW_ALLOWED_PREFIXES``), ``()`` when
+  not configured. It only *narrows* the deployment's list: a destination this token
+  writes must pass both (``rules.api.context.ApiContext.validate``). An empty list is
+  refused (omit the key instead).
 * ``TokenFile`` reloads the file when its mtime changes (rotation without restart); an
   invalid new file is logged and the previous table stays in force.
 * ``Who`` (``Annotated[Principal, Depends(principal)]``) is the endpoints' dependency: the
@@ -49,12 +59,17 @@ from rules.api.errors import ApiError
 from rules.errors import ConfigError
 
 __all__ = ["Principal", "TokenTable", "TokenFile", "load_tokens", "parse_tokens", "hash_token",
-           "bearer", "principal", "Who"]
+           "bearer", "principal", "Who", "UNAUTHORIZED"]
 
 log = logging.getLogger("callflow.api")
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _PATTERN = re.compile(r"\*|\+[1-9]\d{0,14}\*?")
+# A destination prefix, as rules.destinations.destination_allowed reads one.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DEST_PREFIX = re.compile(rf"\+[1-9]\d{{0,14}}|sip:|(?:{_LABEL}\.)*{_LABEL}")
+
+UNAUTHORIZED = {"detail": "a valid bearer token is required"}
 
 
 def hash_token(token: str) -> str:
@@ -65,6 +80,7 @@ def hash_token(token: str) -> str:
 class Principal:
     name: str
     patterns: tuple[str, ...]
+    allowed_prefixes: tuple[str, ...] = ()     # () = the deployment's list only
 
     def allows(self, e164: str) -> bool:
         for p in self.patterns:
@@ -110,7 +126,7 @@ def parse_tokens(data: Any, source: str = "tokens") -> TokenTable:
             errors.append((where, "must be a mapping with name, sha256 and numbers"))
             continue
         for key in item:
-            if key not in ("name", "sha256", "numbers"):
+            if key not in ("name", "sha256", "numbers", "allowed_prefixes"):
                 errors.append((f"{where}.{key}", "unknown key"))
         name = item.get("name")
         if not isinstance(name, str) or not name.strip():
@@ -137,9 +153,22 @@ def parse_tokens(data: Any, source: str = "tokens") -> TokenTable:
             if not isinstance(p, str) or not _PATTERN.fullmatch(p):
                 errors.append((f"{where}.numbers[{j}]", f"{p!r} is not an E.164 number, a "
                                                          f"prefix ending in * (+5511*), or *"))
+        prefixes = item.get("allowed_prefixes", ())
+        if isinstance(prefixes, str):
+            prefixes = [prefixes]
+        if "allowed_prefixes" in item and (not isinstance(prefixes, list) or not prefixes):
+            errors.append((f"{where}.allowed_prefixes",
+                           "must list the destination prefixes this token may forward to "
+                           "(+5511, sip:, pbx.example.com); leave the key out for the "
+                           "deployment's list"))
+            prefixes = []
+        for j, p in enumerate(prefixes):
+            if not isinstance(p, str) or not _DEST_PREFIX.fullmatch(p):
+                errors.append((f"{where}.allowed_prefixes[{j}]",
+                               f"{p!r} is not a destination prefix (+5511), sip: or a SIP host"))
         if not any(p.startswith(f"{where}.") for p, _ in errors):
             entries.append(_Entry(digest.lower().encode("ascii"),
-                                  Principal(name, tuple(numbers))))
+                                  Principal(name, tuple(numbers), tuple(prefixes))))
     if errors:
         raise ConfigError(errors)
     return TokenTable(entries)
@@ -202,8 +231,7 @@ def principal(request: Request,
     tokens: TokenFile | TokenTable = request.app.state.tokens
     who = tokens.authenticate(credentials.credentials if credentials else None)
     if who is None:
-        raise ApiError(401, {"detail": "a valid bearer token is required"},
-                       {"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, dict(UNAUTHORIZED), {"WWW-Authenticate": "Bearer"})
     return who
 
 

@@ -10,13 +10,20 @@ Contract:
 * ``resolve(text, who, writing)``: the number in any notation -> E.164 with the store's
   ``defaults.region``. A number the token may not see is 404, as is an unreadable one
   when reading; when writing, an unreadable number is a 422 at ``numbers.<text>``.
-* ``current(e164)``: the stored JSON, or 404. ``validate(e164, data)``: the canonical
-  JSON to store (``rules.stored.entry_json`` with the allow-list), or 422 with every
-  problem. ``parsed(e164, raw)``: the stored JSON as an object, or 409.
+* ``current(e164)``: the stored JSON, or 404. ``validate(e164, data, who, feature)``:
+  the canonical JSON to store (``rules.stored.entry_json`` with the deployment's
+  allow-list), or 422 with every problem. When the token has its own allow-list
+  (``Principal.allowed_prefixes``), every destination the request sets must pass it as
+  well (so a token's list can only narrow the deployment's): the whole entry for a
+  number's PUT, only ``feature``'s list for a feature PUT (destinations set earlier by
+  someone else stay as they are). A destination outside it is 422 at its path
+  (``numbers.+551140040000.forwarding[0].to[0]``), naming the destination.
+  ``parsed(e164, raw)``: the stored JSON as an object, or 409.
 * ``audit(who, action, e164, version)`` logs a change with the token's *name* only.
 """
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -70,11 +77,44 @@ class ApiContext:
             raise not_found()
         return raw
 
-    def validate(self, e164: str, data: Any) -> str:
+    def validate(self, e164: str, data: Any, who: Principal | None = None,
+                 feature: str | None = None) -> str:
+        defaults = self.store.stored_defaults()
         try:
-            return entry_json(e164, data, self.store.stored_defaults(), self.prefixes)[1]
+            doc = entry_json(e164, data, defaults, self.prefixes)[1]
         except ConfigError as exc:
             raise invalid(exc.errors) from None
+        if who is not None and who.allowed_prefixes:
+            self._token_destinations(e164, doc, defaults, who, feature)
+        return doc
+
+    @staticmethod
+    def _token_destinations(e164: str, doc: str, defaults, who: Principal,
+                            feature: str | None) -> None:
+        """The canonical entry validated again with the token's list: it is valid in
+        every other respect, so each error left is a destination outside that list."""
+        try:
+            entry_json(e164, json.loads(doc), defaults, who.allowed_prefixes)
+            return
+        except ConfigError as exc:
+            found = exc.errors
+        head = f"numbers.{e164}"
+        if feature is not None:
+            head += f".{feature}"
+        mine = [(path, msg) for path, msg in found
+                if path == head or path.startswith((head + ".", head + "["))]
+        if not mine:
+            return
+        data = json.loads(doc)
+        allowed = ", ".join(who.allowed_prefixes)
+        errors = []
+        for path, msg in mine:
+            dest = _at(data, path[len(f"numbers.{e164}"):])
+            if isinstance(dest, str):
+                msg = (f"{dest} is outside the destinations this token may set "
+                       f"({allowed})")
+            errors.append((path, msg))
+        raise invalid(errors)
 
     @staticmethod
     def parsed(e164: str, raw: str) -> dict:
@@ -93,6 +133,25 @@ class ApiContext:
     def audit(who: Principal, action: str, e164: str, version: int) -> None:
         log.info("api change", extra={"fields": {"token": who.name, "action": action,
                                                  "number": e164, "version": version}})
+
+
+_STEP = re.compile(r"\.([A-Za-z_]+)|\[(\d+)\]")
+
+
+def _at(data: Any, path: str) -> Any:
+    """The value at ``.forwarding[1].to[0]`` in ``data``, or None."""
+    pos = 0
+    while pos < len(path):
+        m = _STEP.match(path, pos)
+        if m is None:
+            return None
+        key, index = m.group(1), m.group(2)
+        try:
+            data = data[key] if key is not None else data[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return None
+        pos = m.end()
+    return data
 
 
 def get_context(request: Request) -> ApiContext:

@@ -8,7 +8,11 @@ serve both.
 * ``CALLFLOW_RECORDINGS_DIR`` / ``CALLFLOW_VOICEMAIL_DIR``: the only folders audio is
   served from (as the engine sees them: records hold absolute paths).
 * ``CALLFLOW_ALLOWED_PREFIXES``: the engine's destination allow-list; every write is
-  validated with it, so the API cannot store what the engines would refuse.
+  validated with it, so the API cannot store what the engines would refuse. A token may
+  narrow it further (``allowed_prefixes`` in the tokens file, ``rules.api.auth``).
+* ``CALLFLOW_API_MAX_BODY_BYTES``, ``CALLFLOW_API_MAX_JSON_DEPTH``,
+  ``CALLFLOW_API_MAX_JSON_ITEMS``, ``CALLFLOW_API_BODY_TIMEOUT_SECONDS``: the limits on a
+  request body, enforced while it is read (``rules.api.limits``).
 """
 from __future__ import annotations
 
@@ -35,6 +39,14 @@ class ApiSettings(BaseSettings):
     voicemail_dir: Path = Field(Path("var/voicemail"), description="voicemail recordings")
     allowed_prefixes: PrefixList = Field(
         (), description="comma-separated destination prefixes allowed (empty: any)")
+    api_max_body_bytes: int = Field(
+        1_048_576, ge=1, description="largest request body accepted, in bytes (413 beyond)")
+    api_max_json_depth: int = Field(
+        32, ge=1, description="deepest nesting of arrays and objects in a JSON body (422 beyond)")
+    api_max_json_items: int = Field(
+        10_000, ge=1, description="most items in one JSON array or members in one object (422 beyond)")
+    api_body_timeout_seconds: float = Field(
+        10.0, gt=0, description="time allowed to receive a whole request body (408 beyond)")
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

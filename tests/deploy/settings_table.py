@@ -86,6 +86,14 @@ API_ADVICE = {
     "voicemail_dir": "To the engines' voicemail folder, at the path the engines see.",
     "allowed_prefixes": "Always the same list as the engines', so the API stores nothing "
                         "the engines would refuse.",
+    "api_max_body_bytes": "Only if legitimate entries are larger than a megabyte (a "
+                          "number with thousands of entries); a bigger body is refused with 413.",
+    "api_max_json_depth": "Rarely: a number's entry nests a few levels; deeper bodies are "
+                          "attacks on the parser (422).",
+    "api_max_json_items": "Only if one legitimate list (entries, callers, dates) holds more "
+                          "than ten thousand items (422 beyond).",
+    "api_body_timeout_seconds": "Raise it for clients on very slow links; lower it to free "
+                                "connections held by slow senders sooner (408).",
     "log_format": "As for the engine.",
     "log_level": "As for the engine.",
 }

@@ -49,7 +49,7 @@ def replace_feature(ctx: ApiContext, who: Principal, e164: str, feature: str, bo
         raw = ctx.current(e164)
         data = ctx.parsed(e164, raw)
         data[feature] = body
-        doc = ctx.validate(e164, data)
+        doc = ctx.validate(e164, data, who, feature)
         result = ctx.api.put(e164, doc, cas_expectation(wanted, raw))
         if result.status == "missing":
             raise not_found()

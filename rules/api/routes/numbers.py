@@ -74,7 +74,7 @@ def get_number(number: NumberPath, who: Who, ctx: Ctx):
 def put_number(number: NumberPath, who: Who, ctx: Ctx, body: Annotated[Any, Body()],
                if_match: IfMatch = None, if_none_match: IfNoneMatch = None):
     e164 = ctx.resolve(number, who, writing=True)
-    doc = ctx.validate(e164, body)
+    doc = ctx.validate(e164, body, who)
     result = ctx.api.put(e164, doc, ctx.api.expectation(if_match, if_none_match))
     if result.status in ("conflict", "missing"):
         raise precondition_failed("the number changed (or does not exist / already exists): "
