@@ -37,7 +37,7 @@ A feature PUT without ``If-Match`` is still safe against a concurrent write of a
 feature: it is a compare-and-set on the entry it read, retried.
 
 Every change bumps ``callflow:version`` and is published on ``callflow:updates`` in the
-same atomic step, so running engines apply it at once (``engine.rules_sync``).
+same atomic step, so running engines apply it at once (``engine.feeds``).
 
 Endpoints are plain ``def``: redis-py blocks, and FastAPI runs them in its thread pool.
 

@@ -10,7 +10,7 @@ Contract of ``audio_response(path, folder, name)``:
   ``206 Partial Content`` with ``Content-Range`` for a satisfiable range (several ranges:
   ``multipart/byteranges``), ``416`` with ``Content-Range: bytes */size`` for an
   unsatisfiable one, ``Accept-Ranges: bytes`` always, and ``If-Range`` against its
-  ``ETag``/``Last-Modified``. ``tests/api/test_audio.py`` pins this behaviour so an
+  ``ETag``/``Last-Modified``. ``tests/rules/api/test_audio.py`` pins this behaviour so an
   upgrade that loses it fails the suite.
 * ``Content-Disposition: inline`` so a browser plays it rather than downloading it.
 """

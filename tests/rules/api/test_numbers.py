@@ -8,7 +8,7 @@ import pytest
 
 from rules.api_store import etag
 from rules.redis_store import NUMBERS, UPDATES, VERSION
-from tests.api.conftest import ACME, GLOBEX, OPS, auth
+from tests.rules.api.conftest import ACME, GLOBEX, OPS, auth
 
 N = "+551140040000"
 
@@ -210,7 +210,7 @@ def test_redis_down_is_503_with_a_clear_message_and_no_secrets(tmp_path):
     from rules.api.auth import parse_tokens
     from rules.api.settings import ApiSettings
     from rules.redis_store import RedisStore
-    from tests.api.conftest import TOKENS
+    from tests.rules.api.conftest import TOKENS
     from tests.helpers.engine_proc import free_port
 
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 import yaml
 
-from tests.api.conftest import ACME, TOKENS
+from tests.rules.api.conftest import ACME, TOKENS
 from tests.helpers.engine_proc import REPO, free_port
 
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from tests.api.conftest import ACME, GLOBEX, auth
-from tests.api.records import record, write_records
+from tests.rules.api.conftest import ACME, GLOBEX, auth
+from tests.rules.api.records import record, write_records
 
 A = "+551140040000"
 G = "+552130030000"

@@ -10,7 +10,7 @@ import pytest
 from rules.api import auth as auth_mod
 from rules.api.auth import Principal, TokenFile, hash_token, load_tokens, parse_tokens
 from rules.errors import ConfigError
-from tests.api.conftest import ACME, GLOBEX, OPS, TOKENS, auth
+from tests.rules.api.conftest import ACME, GLOBEX, OPS, TOKENS, auth
 
 
 def test_scopes():
@@ -116,7 +116,7 @@ def test_create_app_needs_a_tokens_file(store, settings):
 
 def test_scope_isolation_between_two_customers(client, seeded, store):
     """Each customer sees and changes only their own numbers and calls."""
-    from tests.api.records import record, write_records
+    from tests.rules.api.records import record, write_records
 
     write_records(store, [record("a-1", "+551140040000"), record("g-1", "+552130030000")])
     for token, mine, theirs, my_call, their_call in (

@@ -9,7 +9,7 @@ from rules.api.schemas import (EXAMPLE_FORWARDING, EXAMPLE_HANGUP, EXAMPLE_MESSA
                                EXAMPLE_VOICEMAIL)
 from rules.api_store import ApiStore, etag
 from rules.redis_store import NUMBERS
-from tests.api.conftest import ACME, SEED, auth
+from tests.rules.api.conftest import ACME, SEED, auth
 
 N = "+551140040000"
 EXAMPLES = {"messages": EXAMPLE_MESSAGES, "forwarding": EXAMPLE_FORWARDING,

@@ -1,7 +1,7 @@
 """`callflow rules check`: the summary, every error on stderr, exit codes."""
 from pathlib import Path
 
-BAD = Path(__file__).parents[1] / "rules" / "fixtures" / "bad"
+BAD = Path(__file__).parents[2] / "rules" / "fixtures" / "bad"
 
 
 def test_check_good_file(callflow, example):
@@ -42,6 +42,6 @@ def test_commands_do_not_import_gevent(callflow, example):
     import sys
     code = ("import sys; from engine.cli import main; rc = main(['rules', 'check', %r]); "
             "assert 'gevent' not in sys.modules, 'gevent imported'; sys.exit(rc)" % str(example))
-    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[2],
+    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[3],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

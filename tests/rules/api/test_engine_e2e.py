@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.api.conftest import ACME, SEED, auth
+from tests.rules.api.conftest import ACME, SEED, auth
 from tests.fsim.simulator import Simulator
 from tests.fsim.targets import Target
 from tests.helpers.engine_proc import EngineProcess

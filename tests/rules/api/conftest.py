@@ -1,22 +1,17 @@
-"""Fixtures for the management API: a real redis-server, a store, tokens, a client.
-
-``redis_server`` starts one ``redis-server --port N --save '' --appendonly no`` per session
-(``tests.helpers.redis_server``, shared with the store's tests); if redis-server is not
-installed the tests FAIL with instructions (never skip): the API's contract is about Redis.
+"""Fixtures for the management API: a store, tokens, a client. The real redis-server
+behind them is the suite's (``redis_url`` in tests/conftest.py): without redis-server the
+tests FAIL with instructions (never skip), since the API's contract is about Redis.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import redis
 
 from rules.api.app import create_app
 from rules.api.auth import hash_token, parse_tokens
 from rules.api.settings import ApiSettings
 from rules.redis_store import RedisStore
-from tests.helpers.redis_server import MISSING, RedisServer
 
 ACME = "acme-secret-token-0001"        # sees +5511*
 GLOBEX = "globex-secret-token-0002"    # sees +5521*
@@ -47,23 +42,6 @@ SEED = {
 
 def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    if shutil.which("redis-server") is None:
-        pytest.fail(MISSING, pytrace=False)
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server.url
-    server.stop()
-
-
-@pytest.fixture
-def redis_url(redis_server):
-    client = redis.Redis.from_url(redis_server)
-    client.flushall()
-    client.close()
-    return redis_server
 
 
 @pytest.fixture

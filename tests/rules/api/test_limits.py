@@ -8,7 +8,7 @@ import pytest
 
 from rules.api.limits import json_shape_problem
 from rules.api.settings import ApiSettings
-from tests.api.conftest import ACME, auth
+from tests.rules.api.conftest import ACME, auth
 
 
 @pytest.mark.parametrize("body,problem", [

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from tests.api.conftest import ACME, GLOBEX, SEED, auth
+from tests.rules.api.conftest import ACME, GLOBEX, SEED, auth
 from tests.helpers.engine_proc import REPO
 
 N = "+551140040000"

@@ -6,8 +6,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.api.conftest import OPS, auth
-from tests.api.records import record, write_records
+from tests.rules.api.conftest import OPS, auth
+from tests.rules.api.records import record, write_records
 
 OPERATIONS = {
     ("/v1/numbers", "get"), ("/v1/numbers/{number}", "get"), ("/v1/numbers/{number}", "put"),

@@ -5,8 +5,8 @@ import pytest
 
 from rules.api import calls as calls_mod
 from rules.redis_store import CALLS
-from tests.api.conftest import ACME, GLOBEX, OPS, auth
-from tests.api.records import record, write_records
+from tests.rules.api.conftest import ACME, GLOBEX, OPS, auth
+from tests.rules.api.records import record, write_records
 
 A = "+551140040000"     # acme
 G = "+552130030000"     # globex
