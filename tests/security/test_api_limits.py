@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from rules.redis_store import RedisStore
-from tests.api.conftest import ACME, SEED, TOKENS
+from tests.rules.api.conftest import ACME, SEED, TOKENS
 from tests.helpers.engine_proc import REPO, free_port, stop_process
 from tests.helpers.redis_server import RedisServer
 
