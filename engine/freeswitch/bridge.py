@@ -19,8 +19,12 @@ import time
 from engine.freeswitch import dialstring
 from engine.outcomes import Outcome
 from engine.switch import DialResult
-from rules.errors import CallerGone
+from rules.errors import CallerGone, CommandTimeout
 from rules.plan import ForwardAttempt
+
+# Past the ring time, how long FreeSWITCH has to end an unanswered bridge (its
+# originate_timeout fires at ring_seconds; transcript 02 shows NO_ANSWER within ms).
+RING_MARGIN_SECONDS = 2.0
 
 # One `multiset` before each bridge, a single round trip: control must come back to us
 # whatever happens (continue_on_fail, hangup_after_bridge; transcript 06b shows a failed
@@ -62,6 +66,22 @@ def classify(complete) -> Outcome:
     return Outcome.FAILED
 
 
+def _bridge(call, arg: str, ring_seconds: int, bridged_at: list[float]):
+    """Run the bridge in two bounded waits: while it rings, its ring time plus a margin
+    (a peer that goes silent frees the call then, not hours later); once CHANNEL_BRIDGE
+    came, the conversation, up to max_call_seconds."""
+    app_uuid = call.execute_async("bridge", arg)
+    try:
+        return call.conn.wait_complete(
+            app_uuid, ring_seconds + call.command_timeout + RING_MARGIN_SECONDS)
+    except CommandTimeout:
+        if not bridged_at:
+            raise CommandTimeout(f"bridge: no answer and no result within {ring_seconds} s "
+                                 f"of ringing plus {call.command_timeout + RING_MARGIN_SECONDS}"
+                                 f" s") from None
+    return call.conn.wait_complete(app_uuid, call.max_call_seconds)
+
+
 def dial(call, attempt: ForwardAttempt, record_path: str | None) -> DialResult:
     """Run one attempt on ``call`` (an ``engine.freeswitch.call.FreeSwitchCall``)."""
     arg = dialstring.build(attempt, call.templates)
@@ -82,9 +102,7 @@ def dial(call, attempt: ForwardAttempt, record_path: str | None) -> DialResult:
             call.execute("record_session", record_path)
         call.log.debug("bridge", fields={"dial": arg})
         dialled = True
-        # Blocks for the ring time and then the whole conversation.
-        complete = call.execute("bridge", arg,
-                                timeout=attempt.ring_seconds + call.max_call_seconds)
+        complete = _bridge(call, arg, attempt.ring_seconds, bridged_at)
         outcome = classify(complete)
         if record_path:
             # "record: true records that conversation": not the ringback of a failed

@@ -84,12 +84,19 @@ class FreeSwitchCall:
 
     # -- applications ---------------------------------------------------------------
     def execute(self, app: str, arg: str | None = None, timeout: float | None = None):
+        """Run an application and return its completion, waiting at most ``timeout``
+        (default: the command timeout)."""
+        app_uuid = self.execute_async(app, arg)
+        return self.conn.wait_complete(app_uuid, timeout or self.command_timeout)
+
+    def execute_async(self, app: str, arg: str | None = None) -> str:
+        """Send an application; the caller awaits its completion (``conn.wait_complete``)."""
         if self.first_command_at is None:
             self.first_command_at = time.monotonic()
         if self.gone:
             raise CallerGone(f"{app}: caller already gone ({self.conn.hangup_cause})")
         self.log.debug("execute %s %s", app, arg or "")
-        return self.conn.execute(app, arg, timeout=timeout or self.command_timeout)
+        return self.conn.execute_async(app, arg)
 
     def answer(self) -> None:
         if not self.answered:
@@ -118,9 +125,7 @@ class FreeSwitchCall:
         still read after the caller hung up: FreeSWITCH closes the file and sends
         ``RECORD_STOP``, then the completion, after ``CHANNEL_HANGUP`` (transcript 04),
         which the lingering socket still delivers."""
-        if self.gone:
-            raise CallerGone("record: caller already gone")
-        app_uuid = self.conn.execute_async(
+        app_uuid = self.execute_async(
             "record", f"{path} {int(max_seconds)} {int(silence_threshold)} {int(silence_hits)}")
         hung_up, complete = False, None
         try:

@@ -33,3 +33,20 @@ def test_a_peer_silent_before_its_first_reply_is_dropped_within_the_command_time
     held = peer.wait_closed(timeout=8)
     assert held < 2 + 1.5, held
     peer.close()
+
+
+def test_a_peer_silent_while_a_forward_rings_is_dropped_after_the_ring_time(engine, sim):
+    # +551140040001 rings its phone for 20 s: the engine waits 20 s + the command
+    # timeout (2) + 2 s for a result, not the 4 h a conversation may last.
+    honest = honest_call(sim)
+    peer = Peer(engine.port)
+    call = str(uuidlib.uuid4())
+    peer.take_call(call, "+551140040001")
+    assert peer.run_app() == "multiset"
+    assert peer.run_app(complete=False) == "bridge"          # then: silence
+    held = peer.wait_closed(timeout=40)
+    assert 20 + 2 + 2 - 1 < held < 20 + 2 + 2 + 2, held
+    record = engine.wait_record(call)
+    assert record["error"].startswith("CommandTimeout: bridge: no answer")
+    assert_honest_call_completed(engine, honest)
+    peer.close()
