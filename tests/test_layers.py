@@ -32,8 +32,13 @@ PACKAGES = ("engine", "rules")
 RULES = [
     ("rules imports no engine", ("rules",), ("engine",)),
     ("steps and runner stay switch-neutral", ("engine.steps", "engine.runner"),
-     ("engine.esl", "engine.freeswitch")),
+     ("engine.esl", "engine.freeswitch", "engine.agi", "engine.asterisk")),
     ("the event socket knows no steps", ("engine.esl",), ("engine.steps", "engine.runner")),
+    ("FastAGI knows no steps", ("engine.agi",), ("engine.steps", "engine.runner")),
+    ("one switch's adapter knows nothing of the other's",
+     ("engine.freeswitch", "engine.esl"), ("engine.asterisk", "engine.agi")),
+    ("one switch's adapter knows nothing of the other's (Asterisk)",
+     ("engine.asterisk", "engine.agi"), ("engine.freeswitch", "engine.esl")),
 ]
 
 
