@@ -30,6 +30,9 @@ from gevent.pywsgi import WSGIServer
 from engine import metrics
 from engine.cache import RulesCache
 from engine.context import Services
+from engine.agi import AgiConnection, AgiListener
+from engine.asterisk import AsteriskCall
+from engine.asterisk import DialTemplates as AgiTemplates
 from engine.esl import Limits, OutboundConnection, OutboundListener
 from engine.feeds import open_feed
 from engine.feeds.applier import Applier
@@ -78,6 +81,12 @@ class Service:
         self._idle = Event()
         self._idle.set()
         self.listener = OutboundListener(settings.listen_address, self._handle)
+        # Asterisk's FastAGI, beside the event socket when configured (the same calls,
+        # the same limits and drain; only the adapter differs).
+        self._agi_templates = AgiTemplates(settings.agi_dial_e164_template,
+                                           settings.agi_dial_sip_template)
+        self.agi_listener = (AgiListener(settings.agi_address, self._handle_agi)
+                             if settings.agi_address else None)
         self.http = WSGIServer(settings.http_address, self._http, log=None, error_log=log)
 
     # -- lifecycle ------------------------------------------------------------------
@@ -118,9 +127,12 @@ class Service:
         # at most 10,000 net allocations (KBs); nothing else changes.
         gc.set_threshold(10_000, 10, 10)
         self.listener.start()
+        if self.agi_listener is not None:
+            self.agi_listener.start()
         self.http.start()
         log.info("engine listening", extra={"fields": {
-            "listen": self.settings.listen, "http": self.settings.http_listen,
+            "listen": self.settings.listen, "agi_listen": self.settings.agi_listen,
+            "http": self.settings.http_listen,
             "max_calls": self.settings.max_calls, "numbers": len(self.rules)}})
 
     def serve_forever(self) -> int:
@@ -137,7 +149,7 @@ class Service:
         self.draining = True
         log.info("draining: no new calls", extra={"fields": {"active": self.active,
                                                               "drain_seconds": self.settings.drain_seconds}})
-        self.listener.stop_accepting()
+        self._stop_accepting()
         gevent.spawn(self._finish_drain)
 
     def _finish_drain(self) -> None:
@@ -152,7 +164,7 @@ class Service:
     def stop(self) -> None:
         self.feed.stop()                # no more changes while stopping
         self.applier.stop()             # nor a warm-up
-        self.listener.stop_accepting()
+        self._stop_accepting()
         self.http.stop(timeout=1)
         self.mailer.stop()
         if self.call_log is not None:
@@ -160,8 +172,36 @@ class Service:
             self.call_log.stop()
         self.stopped.set()
 
+    def _stop_accepting(self) -> None:
+        self.listener.stop_accepting()
+        if self.agi_listener is not None:
+            self.agi_listener.stop_accepting()
+
     # -- calls ----------------------------------------------------------------------
     def _handle(self, sock, address) -> None:
+        """FreeSWITCH's outbound socket: one call."""
+        def make():
+            conn = OutboundConnection(sock, address, command_timeout=self.settings.command_timeout,
+                                      limits=self._esl_limits)
+            return FreeSwitchCall(conn, templates=self._templates,
+                                  command_timeout=self.settings.command_timeout,
+                                  max_call_seconds=self.settings.max_call_seconds,
+                                  linger_seconds=self.settings.linger_seconds,
+                                  max_message_seconds=self.settings.max_message_seconds)
+        self._run(sock, address, make)
+
+    def _handle_agi(self, sock, address) -> None:
+        """Asterisk's FastAGI: one call."""
+        def make():
+            conn = AgiConnection(sock, address, command_timeout=self.settings.command_timeout)
+            return AsteriskCall(conn, templates=self._agi_templates,
+                                command_timeout=self.settings.command_timeout,
+                                max_call_seconds=self.settings.max_call_seconds,
+                                max_message_seconds=self.settings.max_message_seconds)
+        self._run(sock, address, make)
+
+    def _run(self, sock, address, make_call) -> None:
+        """Refuse (close: the dialplan tries the next engine) or run one call, counted."""
         reason = ("draining" if self.draining else "no_rules" if not self.rules.ready
                   else "capacity" if self.active >= self.settings.max_calls else None)
         if reason is not None:
@@ -175,14 +215,7 @@ class Service:
         self._idle.clear()
         metrics.ACTIVE.inc()
         try:
-            conn = OutboundConnection(sock, address, command_timeout=self.settings.command_timeout,
-                                      limits=self._esl_limits)
-            call = FreeSwitchCall(conn, templates=self._templates,
-                                  command_timeout=self.settings.command_timeout,
-                                  max_call_seconds=self.settings.max_call_seconds,
-                                  linger_seconds=self.settings.linger_seconds,
-                                  max_message_seconds=self.settings.max_message_seconds)
-            run_call(call, self.services, self.rules.plan)
+            run_call(make_call(), self.services, self.rules.plan)
         finally:
             self.active -= 1
             metrics.ACTIVE.dec()

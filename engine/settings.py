@@ -31,6 +31,14 @@ class Settings(BaseSettings):
                                     description="endpoint for E.164 targets; {e164} {digits}")
     dial_sip_template: str = Field("sofia/external/{uri}",
                                    description="endpoint for sip: targets; {uri} is user@host")
+    # Asterisk (FastAGI): off unless agi_listen is set; beside the event socket.
+    agi_listen: str | None = Field(None, description="FastAGI address Asterisk's AGI() dials "
+                                                     "(host:port); unset: no Asterisk")
+    agi_dial_e164_template: str = Field("PJSIP/{digits}@trunk",
+                                        description="Asterisk endpoint for E.164 targets; "
+                                                    "{e164} {digits}")
+    agi_dial_sip_template: str = Field("PJSIP/{uri}", description="Asterisk endpoint for sip: "
+                                                                  "targets; {uri} is user@host")
     allowed_prefixes: PrefixList = Field(
         (), description="comma-separated destination prefixes allowed (empty: any)")
     max_calls: int = Field(500, ge=1, description="concurrent calls; beyond it calls are refused")
@@ -71,18 +79,19 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("listen", "http_listen")
+    @field_validator("listen", "http_listen", "agi_listen")
     @classmethod
-    def _address(cls, v: str, info):
-        parse_address(v, info.field_name)
+    def _address(cls, v: str | None, info):
+        if v is not None:
+            parse_address(v, info.field_name)
         return v
 
-    @field_validator("dial_e164_template")
+    @field_validator("dial_e164_template", "agi_dial_e164_template")
     @classmethod
     def _e164_template(cls, v: str):
         return _check_template(v, {"e164", "digits"})
 
-    @field_validator("dial_sip_template")
+    @field_validator("dial_sip_template", "agi_dial_sip_template")
     @classmethod
     def _sip_template(cls, v: str):
         return _check_template(v, {"uri"})
@@ -90,6 +99,10 @@ class Settings(BaseSettings):
     @property
     def listen_address(self) -> tuple[str, int]:
         return parse_address(self.listen, "listen")
+
+    @property
+    def agi_address(self) -> tuple[str, int] | None:
+        return parse_address(self.agi_listen, "agi_listen") if self.agi_listen else None
 
     @property
     def http_address(self) -> tuple[str, int]:

@@ -51,6 +51,12 @@ ADVICE = {
                         "cut runaway calls sooner.",
     "command_timeout": "Raise it only if a loaded switch is seen answering commands late "
                        "(`CommandTimeout` in the log).",
+    "agi_listen": "Set it to serve Asterisk (its dialplan's AGI(agi://host:port)); "
+                  "leave it unset on a FreeSWITCH-only deployment.",
+    "agi_dial_e164_template": "Set it to the Asterisk channel that reaches your carrier "
+                              "(e.g. PJSIP/{digits}@trunk).",
+    "agi_dial_sip_template": "Set it to how your Asterisk dials a SIP address "
+                             "(e.g. PJSIP/{uri}).",
     "max_message_seconds": "Raise it if you play messages longer than five minutes in a "
                            "format other than PCM WAV (a WAV's own length is read and used).",
     "linger_seconds": "Rarely: raise it if voicemails recorded right before a hang-up are "
