@@ -30,13 +30,14 @@ from gevent.pywsgi import WSGIServer
 from engine import metrics
 from engine.cache import RulesCache
 from engine.context import Services
-from engine.agi import AgiConnection, AgiListener
+from engine.agi import AgiConnection
 from engine.asterisk import AsteriskCall
 from engine.asterisk import DialTemplates as AgiTemplates
-from engine.esl import Limits, OutboundConnection, OutboundListener
+from engine.esl import Limits, OutboundConnection
 from engine.feeds import open_feed
 from engine.feeds.applier import Applier
 from engine.freeswitch import DialTemplates, FreeSwitchCall
+from engine.listener import CallListener
 from engine.runner import run_call
 from engine.settings import Settings
 from engine.mailer import Mailer
@@ -80,12 +81,13 @@ class Service:
         self.stopped = Event()
         self._idle = Event()
         self._idle.set()
-        self.listener = OutboundListener(settings.listen_address, self._handle)
+        self.listener = CallListener(settings.listen_address, self._handle,
+                                     name="FreeSWITCH outbound socket")
         # Asterisk's FastAGI, beside the event socket when configured (the same calls,
         # the same limits and drain; only the adapter differs).
         self._agi_templates = AgiTemplates(settings.agi_dial_e164_template,
                                            settings.agi_dial_sip_template)
-        self.agi_listener = (AgiListener(settings.agi_address, self._handle_agi)
+        self.agi_listener = (CallListener(settings.agi_address, self._handle_agi, name="FastAGI")
                              if settings.agi_address else None)
         self.http = WSGIServer(settings.http_address, self._http, log=None, error_log=log)
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from engine.dial_templates import check_template
 from rules.settings_types import PrefixList, parse_address
 
 
@@ -89,12 +90,12 @@ class Settings(BaseSettings):
     @field_validator("dial_e164_template", "agi_dial_e164_template")
     @classmethod
     def _e164_template(cls, v: str):
-        return _check_template(v, {"e164", "digits"})
+        return check_template(v, "e164")
 
     @field_validator("dial_sip_template", "agi_dial_sip_template")
     @classmethod
     def _sip_template(cls, v: str):
-        return _check_template(v, {"uri"})
+        return check_template(v, "sip")
 
     @property
     def listen_address(self) -> tuple[str, int]:
@@ -107,22 +108,6 @@ class Settings(BaseSettings):
     @property
     def http_address(self) -> tuple[str, int]:
         return parse_address(self.http_listen, "http_listen")
-
-
-def _check_template(v: str, allowed: set[str]) -> str:
-    import string
-
-    names = {name for _, name, _, _ in string.Formatter().parse(v) if name is not None}
-    if not names or not names <= allowed:
-        raise ValueError(f"placeholders must be among {sorted(allowed)}, got {sorted(names)}")
-    # What is left once the placeholders are taken out reaches FreeSWITCH verbatim:
-    # none of it may open a variable block or separate endpoints.
-    rest = v
-    for name in allowed:
-        rest = rest.replace("{" + name + "}", "")
-    if any(c in rest for c in "{}[]<>,|^$ \t\r\n"):
-        raise ValueError("must not contain spaces, CR/LF, $ or dial-string separators {}[]<>,|^")
-    return v
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:

@@ -4,14 +4,12 @@
   size limits that bound what one peer can make the engine hold.
 * ``engine.esl.connection``: ``OutboundConnection``, one socket per call, owning the life
   of each command (a reply wait per command, an ``AppRequest`` per application).
-* ``engine.esl.listener``: ``OutboundListener``, the accept loop.
 
 Only the FreeSWITCH adapter (``engine.freeswitch``) and the service that wires it import
 this package; steps and the runner never do (docs/design.md, "Layers").
 """
 from engine.esl.connection import CommandRejected, OutboundConnection
 from engine.esl.framing import DEFAULT_LIMITS, FrameDecoder, Limits, Message
-from engine.esl.listener import OutboundListener
 
 __all__ = ["CommandRejected", "DEFAULT_LIMITS", "FrameDecoder", "Limits", "Message",
-           "OutboundConnection", "OutboundListener"]
+           "OutboundConnection"]

@@ -2,8 +2,9 @@
 
 Destinations were validated when the configuration was loaded (E.164 or
 ``sip:user@host`` of a strict alphabet) and the templates when the settings were read,
-so this only assembles them; ``build`` still refuses any character that could open a
-variable block or add an endpoint, as a last line against toll fraud and injection.
+so this only assembles them; ``engine.dial_templates`` still refuses any character that
+could open a variable block or add an endpoint, as a last line against toll fraud and
+injection.
 
 The attempt's ring timeout is ``originate_timeout`` (transcript 02: it reports
 ``NO_ANSWER``/``NOANSWER`` when it expires, whereas ``leg_timeout`` reports
@@ -14,26 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.dial_templates import DialTemplates as _Templates
 from rules.plan import ForwardAttempt
 
-_FORBIDDEN = set("{}[]<>,|^$ \t\r\n'\"`;%")
 
+@dataclass(frozen=True)
+class DialTemplates(_Templates):
+    """FreeSWITCH's templates, with the defaults of the settings."""
 
-@dataclass(frozen=True, slots=True)
-class DialTemplates:
     e164: str = "sofia/gateway/default/{e164}"
     sip: str = "sofia/external/{uri}"
-
-    def endpoint(self, destination: str) -> str:
-        if destination.startswith("+"):
-            out = self.e164.format(e164=destination, digits=destination[1:])
-        elif destination.startswith("sip:"):
-            out = self.sip.format(uri=destination[4:])
-        else:
-            raise ValueError(f"not a dialable destination: {destination!r}")
-        if _FORBIDDEN & set(out):
-            raise ValueError(f"refusing unsafe endpoint {out!r}")
-        return out
 
 
 def build(attempt: ForwardAttempt, templates: DialTemplates) -> str:

@@ -8,7 +8,8 @@ import gevent
 import gevent.socket as gsocket
 import pytest
 
-from engine.agi import AgiConnection, AgiListener, Limits
+from engine.agi import AgiConnection, Limits
+from engine.listener import CallListener
 from rules.errors import CallerGone, CommandTimeout, ProtocolError
 from tests.asim.wire import exchanges
 
@@ -248,7 +249,7 @@ def test_listener_accepts_and_logs_handler_errors(caplog):
         seen.append(addr)
         raise RuntimeError("handler bug")
 
-    listener = AgiListener(("127.0.0.1", 0), handle)
+    listener = CallListener(("127.0.0.1", 0), handle, name="FastAGI")
     listener.start()
     try:
         s = gsocket.create_connection(listener.address)

@@ -1,12 +1,13 @@
 """In-process Asterisk feature tests: the engine's runner behind a real FastAGI listener
-(``engine.agi.AgiListener`` on loopback), driven by the AGI simulator (tests/asim)."""
+(``engine.listener.CallListener`` on loopback), driven by the AGI simulator (tests/asim)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
 
-from engine.agi import AgiConnection, AgiListener
+from engine.agi import AgiConnection
+from engine.listener import CallListener
 from engine.asterisk import AsteriskCall, DialTemplates
 from engine.context import Services
 from engine.runner import run_call
@@ -101,7 +102,7 @@ def engine(tmp_path):
         calls.append(call)
         run_call(call, services, lambda called, caller, at: plan_call(ruleset, called, caller, at))
 
-    listener = AgiListener(("127.0.0.1", 0), handle)
+    listener = CallListener(("127.0.0.1", 0), handle, name="test")
     listener.start()
     sim = Simulator(port=listener.address[1], time_scale=0.01, targets=targets(),
                     techs=("PJSIP",), spool_dir=str(tmp_path / "spool"))

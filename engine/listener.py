@@ -1,10 +1,14 @@
-"""The accept loop for FreeSWITCH's outbound connections.
+"""The accept loop for a switch's per-call connections (FreeSWITCH's outbound event
+socket, Asterisk's FastAGI): one TCP connection is one call.
 
-``OutboundListener(address, handle, backlog=1024)``: ``start()``; ``address`` (the bound
-``(host, port)``, useful with port 0); ``stop_accepting()`` closes the listening socket
-and returns at once, connections being handled carry on; ``stop()`` is the same (no pool,
-so it never kills handlers). ``handle(sock, addr)`` runs in its own greenlet and the
-socket is closed when it returns; an exception escaping it is logged, never raised.
+``CallListener(address, handle, *, name, backlog=1024)``: ``start()``; ``address`` (the
+bound ``(host, port)``, useful with port 0); ``stop_accepting()`` closes the listening
+socket and returns at once while the connections being handled carry on (the switch then
+gets "connection refused" for new calls and its dialplan goes on to the next engine or
+the fallback: FreeSWITCH's socket_resume, Asterisk's AGISTATUS=FAILURE, transcript 11);
+``stop()`` is the same (no pool, so it never kills handlers). ``handle(sock, addr)`` runs
+in its own greenlet and the socket is closed when it returns; an exception escaping it
+is logged with ``name``, never raised.
 
 why not greenswitch's OutboundESLServer: it polls a non-blocking accept() every 100 ms (up
 to 100 ms added to every call set-up) and builds its own sessions. gevent's StreamServer
@@ -17,14 +21,15 @@ from typing import Callable
 
 from gevent.server import StreamServer
 
-__all__ = ["OutboundListener"]
+__all__ = ["CallListener"]
 
-log = logging.getLogger("engine.esl")
+log = logging.getLogger("engine.listener")
 
 
-class OutboundListener:
+class CallListener:
     def __init__(self, address: tuple[str, int], handle: Callable[[object, object], None],
-                 backlog: int = 1024):
+                 *, name: str, backlog: int = 1024):
+        self.name = name
         self._user_handle = handle
         self._server = StreamServer(address, self._handle, backlog=backlog)
 
@@ -32,7 +37,7 @@ class OutboundListener:
         try:
             self._user_handle(sock, addr)
         except Exception:
-            log.exception("outbound socket handler failed for %s", addr)
+            log.exception("%s handler failed for %s", self.name, addr)
         # StreamServer closes `sock` when this returns.
 
     @property

@@ -1,4 +1,4 @@
-"""engine.esl.listener: the accept loop over real loopback TCP sockets."""
+"""engine.listener: the accept loop over real loopback TCP sockets."""
 from __future__ import annotations
 
 import statistics
@@ -10,7 +10,7 @@ import gevent.queue
 import gevent.socket as gsocket
 import pytest
 
-from engine.esl import OutboundListener
+from engine.listener import CallListener
 
 
 # ------------------------------------------------------------------------- listener
@@ -25,7 +25,7 @@ def test_listener_accepts_without_polling_and_stops_accepting():
         release.wait(5)                       # an in-flight call
         sock.sendall(b"still here")
 
-    listener = OutboundListener(("127.0.0.1", 0), handle)
+    listener = CallListener(("127.0.0.1", 0), handle, name="test")
     listener.start()
     try:
         latencies, socks = [], []
@@ -53,7 +53,7 @@ def test_listener_logs_handler_errors(caplog):
     def handle(sock, addr):
         raise RuntimeError("handler bug")
 
-    listener = OutboundListener(("127.0.0.1", 0), handle)
+    listener = CallListener(("127.0.0.1", 0), handle, name="test")
     listener.start()
     try:
         s = gsocket.create_connection(listener.address)
