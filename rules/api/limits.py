@@ -139,18 +139,7 @@ class BodyLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length: str | None = None
-        chunked = False
-        authorization = content_type = None
-        for name, value in scope["headers"]:
-            if name == b"content-length" and length is None:
-                length = value.decode("latin-1").strip()
-            elif name == b"transfer-encoding":
-                chunked = True
-            elif name == b"authorization" and authorization is None:
-                authorization = value.decode("latin-1")
-            elif name == b"content-type" and content_type is None:
-                content_type = value.decode("latin-1")
+        length, chunked, authorization, content_type = _head(scope)
         if not chunked and (length is None or length == "0"):
             await self.app(scope, receive, send)
             return
@@ -168,26 +157,16 @@ class BodyLimits:
                                              f"{self.max_body} bytes"), True)
             return
 
-        body = bytearray()
-        too_large = False
-        with anyio.move_on_after(self.timeout) as timer:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return                          # the client left: nobody to answer
-                body += message.get("body", b"")
-                if len(body) > self.max_body:
-                    too_large = True
-                    break
-                if not message.get("more_body", False):
-                    break
-        if too_large:
+        body, state = await self._read(receive)
+        if state == "gone":
+            return                                  # the client left: nobody to answer
+        if state == "too large":
             log.warning("api request refused: body too large",
                         extra={"fields": {**where, "received": len(body)}})
             await _answer(send, 413, _errors(f"the request body is larger than "
                                              f"{self.max_body} bytes"), True)
             return
-        if timer.cancelled_caught:
+        if state == "too slow":
             log.warning("api request refused: body too slow",
                         extra={"fields": {**where, "received": len(body)}})
             await _answer(send, 408, _errors(f"the request body did not arrive within "
@@ -195,14 +174,30 @@ class BodyLimits:
             return
 
         if body and _is_json(content_type):
-            problem = json_shape_problem(bytes(body), self.max_depth, self.max_items)
+            problem = json_shape_problem(body, self.max_depth, self.max_items)
             if problem is not None:
                 log.warning("api request refused: JSON too deep or too wide",
                             extra={"fields": {**where, "problem": problem}})
                 await _answer(send, 422, _errors(problem), False)
                 return
 
-        await self.app(scope, _replay(bytes(body), receive), send)
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, receive: Receive) -> tuple[bytes, str]:
+        """The body, never more than max_body + one chunk, within the timeout; and how
+        the reading ended: "ok", "too large", "too slow" or "gone"."""
+        body = bytearray()
+        with anyio.move_on_after(self.timeout) as timer:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return b"", "gone"
+                body += message.get("body", b"")
+                if len(body) > self.max_body:
+                    return bytes(body), "too large"
+                if not message.get("more_body", False):
+                    break
+        return bytes(body), "too slow" if timer.cancelled_caught else "ok"
 
     def _authorised(self, authorization: str | None) -> bool:
         # The same reading of the header as fastapi.security.HTTPBearer (rules.api.auth).
@@ -223,3 +218,19 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+def _head(scope: Scope) -> tuple[str | None, bool, str | None, str | None]:
+    """Content-Length, chunked or not, Authorization and Content-Type (first of each)."""
+    length = authorization = content_type = None
+    chunked = False
+    for name, value in scope["headers"]:
+        if name == b"content-length" and length is None:
+            length = value.decode("latin-1").strip()
+        elif name == b"transfer-encoding":
+            chunked = True
+        elif name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+        elif name == b"content-type" and content_type is None:
+            content_type = value.decode("latin-1")
+    return length, chunked, authorization, content_type
