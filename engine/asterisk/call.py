@@ -3,7 +3,8 @@ FastAGI connection (``engine.agi``). Behaviour cites tests/data/agi-transcripts.
 
 Identity (``start``): the ``agi_*`` block. ``uuid`` is a fresh uuid4 minted per call (the
 runner only accepts canonical UUIDs; Asterisk's ``agi_uniqueid`` is ``1796196821.77``),
-and ``switch_id`` is ``agi_uniqueid`` once checked to be ``[0-9.]`` only (else
+and ``switch_id`` is ``agi_uniqueid`` once checked to be ``[0-9.]`` only, after an
+optional ``<systemname>-`` of ``[A-Za-z0-9_-]`` (asterisk.conf's systemname) (else
 ``ProtocolError``: the runner closes, and the dialplan's fallback runs, transcript 12).
 ``called`` is ``agi_extension`` (01), or ``agi_dnid`` when the extension is ``s``/empty.
 ``caller`` is ``agi_callerid``: ``unknown`` is a placeholder for none (09c, pres 67) and
@@ -40,7 +41,9 @@ __all__ = ["AsteriskCall"]
 
 _log = logging.getLogger("callflow.runner")
 
-_SWITCH_ID = re.compile(r"[0-9][0-9.]{0,63}", re.ASCII)
+# Asterisk's uniqueid: <epoch>.<sequence>, prefixed with "<systemname>-" when
+# asterisk.conf sets systemname (seen on 22.10.1: "pbx1-1796354094.1"; docs/asterisk.md).
+_SWITCH_ID = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_-]{0,39}-)?[0-9][0-9.]{0,63}", re.ASCII)
 # Extensions Asterisk puts in agi_extension when the number is elsewhere.
 _NO_EXTENSION = {"", "s"}
 _PLACEHOLDER = "unknown"        # 09c: agi_callerid/agi_calleridname without a caller ID
@@ -88,7 +91,7 @@ class AsteriskCall:
         env = self.conn.read_environment(self.command_timeout)
         switch_id = env.get("uniqueid", "")
         if not _SWITCH_ID.fullmatch(switch_id):
-            raise ProtocolError(f"agi_uniqueid is not [0-9.]: {switch_id[:80]!r}")
+            raise ProtocolError(f"agi_uniqueid is not [systemname-][0-9.]: {switch_id[:80]!r}")
         self.env, self.switch_id = env, switch_id
         self.uuid = str(uuidlib.uuid4())
         extension = env.get("extension", "")

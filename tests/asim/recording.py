@@ -5,8 +5,10 @@ AGI simulator (README, "Recording: RECORD FILE"; 07, 07b, 07c).
 (``200 result=-1 (hangup) endpos=N``, then HANGUP; the file is kept, 07), a digit of
 ``digits`` (``200 result=<ascii> (dtmf) endpos=N``, 07b), silence after the caller's
 ``talk`` when ``s=`` is given and the caller sends frames (``(timeout)``; Asterisk rewinds
-the silence but one second, so the file is ``talk + 1`` s), or the time limit
-(``(timeout)``). A caller that sends no frames at all never triggers silence and leaves a
+the silence but one second, so the file is ``talk + 1`` s; seen on the real Asterisk
+22.10.1: ``200 result=15003 (timeout) endpos=23978`` for 2 s of talk, ``s=3`` and a 20 s
+limit, i.e. the result is the milliseconds left of the limit), or the time limit
+(``(timeout)``, result 0: none left). A caller that sends no frames at all never triggers silence and leaves a
 0-frame file (07c). endpos equals the frames written (07). The file is a real WAV
 (8 kHz, mono, 16-bit) at ``<path>.<format>``.
 """
@@ -44,7 +46,8 @@ def record_file(ch, args: list[str]) -> bytes:
     ch.result.records.append((f"{path}.{fmt}", frames, end[1]))
     if end[1] == "dtmf":
         return f"200 result={ord(c.press_digit)} (dtmf) endpos={frames}\n".encode()
-    return f"200 result=0 (timeout) endpos={frames}\n".encode()
+    left = max(0, round((limit - end[0]) * 1000)) if limit is not None and end[0] is not None else 0
+    return f"200 result={left} (timeout) endpos={frames}\n".encode()
 
 
 __all__ = ["record_file", "RATE"]

@@ -90,12 +90,22 @@ def test_identity_from_01():
     assert len(call.uuid) == 36 and call.uuid != call.switch_id
 
 
-@pytest.mark.parametrize("uniqueid", ["../../x", "1.2\n", "", "abc", "1" * 80])
+@pytest.mark.parametrize("uniqueid", ["../../x", "1.2\n", "", "abc", "1" * 80, "pbx1-../x",
+                                      "-1796354094.1", "pbx 1-1796354094.1", "pbx1-"])
 def test_bad_uniqueid_is_refused(uniqueid):
     call = AsteriskCall(FakeConn({"uniqueid": uniqueid}), templates=DialTemplates(),
                         command_timeout=1, max_call_seconds=10)
     with pytest.raises(ProtocolError):
         call.start()
+
+
+@pytest.mark.parametrize("uniqueid", ["1796354094.1", "pbx1-1796354094.1", "pbx_a-b-1796354094.12"])
+def test_a_uniqueid_with_or_without_a_systemname_is_accepted(uniqueid):
+    # asterisk.conf `systemname = pbx1` prefixes every uniqueid (seen on 22.10.1)
+    call = AsteriskCall(FakeConn({"uniqueid": uniqueid, "extension": "+551140040001"}),
+                        templates=DialTemplates(), command_timeout=1, max_call_seconds=10)
+    call.start()
+    assert call.switch_id == uniqueid
 
 
 def test_called_from_dnid_when_extension_is_s():
