@@ -54,3 +54,59 @@ def test_bad_file_and_bad_time(callflow, example, tmp_path):
     assert r.stderr == "numbers.+551140040000.forwarding[0].ring_seconds: must be between 5 and 300\n"
     r = callflow("plan", example, "+551140040000", "--at", "tomorrow")
     assert r.returncode == 2
+
+
+def test_week_json(callflow, example):
+    r = callflow("plan", example, "0800 123 4567", "--week", "--from", "2026-11-23",
+                 "--caller", "+5511988887777", "--json")
+    assert r.returncode == 0, r.stderr
+    w = json.loads(r.stdout)
+    assert list(w) == ["number", "from", "ranges"]
+    assert w["number"] == "+558001234567" and w["from"] == "2026-11-23"
+    ranges = w["ranges"]
+    assert ranges[0]["start"] == "2026-11-23T00:00:00-03:00"
+    assert ranges[-1]["end"] == "2026-11-30T00:00:00-03:00"
+    assert all(a["end"] == b["start"] for a, b in zip(ranges, ranges[1:]))
+    assert {"start": "2026-11-27T22:00:00-03:00", "end": "2026-11-28T00:00:00-03:00"}.items() \
+        <= next(x for x in ranges if x["start"] == "2026-11-27T22:00:00-03:00").items()
+    plan = ranges[0]["plan"]
+    assert list(plan) == ["number", "caller", "start", "hangup", "forward", "voicemail", "end"]
+    # Equal to `callflow plan --at` inside the range, minus trace and local_time.
+    at = callflow("plan", example, "0800 123 4567", "--caller", "+5511988887777",
+                  "--at", "2026-11-27T23:10")
+    single = json.loads(at.stdout)
+    del single["trace"], single["local_time"]
+    night = next(x for x in ranges if x["start"] == "2026-11-27T22:00:00-03:00")
+    assert night["plan"] == single
+
+
+def test_week_table(callflow, example):
+    r = callflow("plan", example, "+55 11 4004-0000", "--week", "--from", "2026-12-21")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "+551140040000, week from 2026-12-21 (America/Sao_Paulo), caller anonymous"
+    assert lines[1].split() == ["day", "from-to", "messages", "destinations", "voicemail",
+                                "hang-up"]
+    rows = [line.split("  ") for line in lines[2:]]
+    rows = [[c.strip() for c in row if c.strip()] for row in rows]
+    assert rows[0][:2] == ["Mon 2026-12-21", "00:00-08:00"]
+    christmas = [row for row in rows if row[0] == "Fri 2026-12-25"]
+    assert christmas == [["Fri 2026-12-25", "00:00-24:00", "closed.wav, thanks.wav (end)", "-",
+                          "ops@example.com", "-"]]
+    sunday = [row for row in rows if row[0] == "Sun 2026-12-27"]
+    assert sunday[0][1:] == ["00:00-06:00", "closed.wav, thanks.wav (end)", "-", "-",
+                             "CALL_REJECTED"]
+
+
+def test_week_options(callflow, example):
+    r = callflow("plan", example, "+551140040000", "--week", "--from", "27/11/2026")
+    assert r.returncode == 2 and "--from" in r.stderr
+    r = callflow("plan", example, "+551140040000", "--week", "--at", "2026-11-27T10:00")
+    assert r.returncode == 2
+    r = callflow("plan", example, "+551140040000", "--from", "2026-11-27")
+    assert r.returncode == 2
+    r = callflow("plan", example, "+551140040000", "--week", "--json")   # today
+    assert r.returncode == 0 and len(json.loads(r.stdout)["ranges"]) >= 7
+    r = callflow("plan", example, "+5511333300000", "--week", "--from", "2026-11-23", "--json")
+    assert r.returncode == 0 and "is not configured" in r.stderr
+    assert {x["plan"]["hangup"] for x in json.loads(r.stdout)["ranges"]} == {"UNALLOCATED_NUMBER"}

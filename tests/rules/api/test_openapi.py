@@ -12,6 +12,7 @@ from tests.rules.api.records import record, write_records
 OPERATIONS = {
     ("/v1/numbers", "get"), ("/v1/numbers/{number}", "get"), ("/v1/numbers/{number}", "put"),
     ("/v1/numbers/{number}", "delete"), ("/v1/numbers/{number}/plan", "get"),
+    ("/v1/numbers/{number}/week", "get"),
     ("/v1/calls", "get"), ("/v1/calls/{uuid}", "get"), ("/v1/calls/{uuid}/recording", "get"),
     ("/v1/calls/{uuid}/voicemail", "get"), ("/health", "get"),
     *((f"/v1/numbers/{{number}}/{f}", m) for f in ("messages", "forwarding", "voicemail", "hangup")
