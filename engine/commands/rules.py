@@ -1,8 +1,12 @@
 """`callflow rules`: manage number configurations.
 
-``callflow rules check FILE [--allow-prefix P ...]`` validates a YAML/JSON configuration
-file (``--allow-prefix`` defaults to ``CALLFLOW_ALLOWED_PREFIXES``, as for push): exit 0 with a one-line summary on stdout, or exit 1 with every error, one
-``path: message`` per line, on stderr.
+``callflow rules check FILE [--allow-prefix P ...] [--strict] [--media DIR] [--today D]``
+validates a YAML/JSON configuration file (``--allow-prefix`` defaults to
+``CALLFLOW_ALLOWED_PREFIXES``, as for push): exit 0 with a one-line summary on stdout, or
+exit 1 with every error, one ``path: message`` per line, on stderr. Then the linter
+(``rules.lint``): one ``path: warning: message`` line on stderr per entry that can never
+take effect (exit still 0; 1 with ``--strict``); with ``--media DIR`` every audio named
+must be a playable WAV in DIR, else each problem is an error line and the exit is 1.
 
 The Redis store (``--redis URL``; default: ``CALLFLOW_RULES`` when it is a redis:// or
 rediss:// URL; the password never appears in any output):
@@ -47,6 +51,13 @@ def register(subparsers) -> None:
                                description="Validate a YAML or JSON configuration file.")
     check.add_argument("file", help="configuration file (YAML or JSON)")
     add_allow_prefix(check)
+    check.add_argument("--strict", action="store_true",
+                       help="exit 1 when there is any warning (entries that never take effect)")
+    check.add_argument("--media", metavar="DIR", default=None,
+                       help="also check that every audio the file names is a playable WAV in DIR")
+    check.add_argument("--today", metavar="YYYY-MM-DD", default=None, type=_iso_date,
+                       help="judge 'in the past' against this date (default: today in each "
+                            "number's zone)")
     check.set_defaults(func=run_check)
 
     push = actions.add_parser("push", help="validate a file and push it to Redis",
@@ -184,14 +195,42 @@ def run_delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_check(args: argparse.Namespace) -> int:
-    from rules.loader import load_file
+def _iso_date(text: str):
+    from datetime import date
 
     try:
-        ruleset = load_file(args.file, allowed_prefixes=_prefixes(args))
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Validate; then lint (warnings on stderr: exit 0, or 1 with --strict) and, with
+    --media, check the audio (every problem on stderr: exit 1)."""
+    from datetime import datetime, timezone
+
+    from rules.lint import check_media, lint
+    from rules.loader import load_mapping, read_file
+
+    configs: dict = {}
+    try:
+        ruleset = load_mapping(read_file(args.file), allowed_prefixes=_prefixes(args),
+                               configs=configs)
     except ConfigError as exc:
         return report.config_error(exc)
+    today = args.today if args.today is not None else datetime.now(timezone.utc)
+    warnings = lint(ruleset, today)
+    for w in warnings:
+        print(w.line(), file=sys.stderr)
+    if args.media is not None:
+        if not os.path.isdir(args.media):
+            print(f"{args.media}: not a folder", file=sys.stderr)
+            return 1
+        problems = check_media(configs, args.media)
+        if problems:
+            return report.config_error(ConfigError(problems))
     count = len(ruleset)
     print(f"ok: {count} number{'s' if count != 1 else ''}, {ruleset.entries} "
-          f"entr{'ies' if ruleset.entries != 1 else 'y'}")
-    return 0
+          f"entr{'ies' if ruleset.entries != 1 else 'y'}"
+          + (f", {_plural(len(warnings), 'warning')}" if warnings else ""))
+    return 1 if warnings and args.strict else 0
