@@ -1,6 +1,10 @@
 """Benchmark against a real FreeSWITCH: `callflow serve` vs a bare greenswitch controller.
 
 Run:  .venv/bin/python -m tests.benchmarks.bench_switch [--quick] [--seconds N] [--rates 20,50,100]
+      [--switch asterisk|freeswitch|both]   (default both: FreeSWITCH first, then Asterisk)
+
+The Asterisk half (FastAGI, the engine vs a bare FastAGI controller) is
+tests/benchmarks/bench_switch_asterisk.py; its docstring says what it measures.
 
 Not collected by pytest. One private FreeSWITCH 1.11.1 (tests/switch/freeswitch/instance.py:
 the project's dialplan, loopback channels) and in turn two controllers of its outbound
@@ -346,12 +350,24 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--rates")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--switch", choices=("asterisk", "freeswitch", "both"), default="both",
+                    help="which real switch (default both: FreeSWITCH, then Asterisk)")
     a = ap.parse_args(argv)
     seconds = a.seconds or (10.0 if a.quick else 60.0)
     rates = [float(x) for x in (a.rates or ("20,50" if a.quick else "20,50,100")).split(",")]
     raise_nofile()
     tmp = Path(tempfile.mkdtemp(prefix="bench_switch_"))
     print(f"run folder: {tmp}; {os.cpu_count()} cores, {cpu_model()}", flush=True)
+    results = run_freeswitch(tmp, rates, seconds) if a.switch != "asterisk" else []
+    if a.switch != "freeswitch":
+        from tests.benchmarks import bench_switch_asterisk
+        results += bench_switch_asterisk.run(tmp, rates, seconds)
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+def run_freeswitch(tmp: Path, rates, seconds) -> list[dict]:
     fs, results = Switch(tmp / "fs", engines=["127.0.0.1:9"]).start(), []
     try:
         with fs.client() as c:
@@ -368,9 +384,7 @@ def main(argv=None) -> int:
         print(f"{r['controller']} @{r['rate']:g}/s: failures {r['why']}, park-less "
               f"{r['parkless']}, this process {r['bench_cpu_ms']:.2f} ms/call; idle CPU: it "
               f"{r['idle_ms_s']:.0f}, FreeSWITCH {r['fs_idle_ms_s']:.0f} ms/s")
-    if a.json:
-        Path(a.json).write_text(json.dumps(results, indent=1))
-    return 0
+    return results
 
 
 if __name__ == "__main__":
