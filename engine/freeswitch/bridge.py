@@ -35,8 +35,8 @@ RING_MARGIN_SECONDS = 2.0
 RESULT_VARIABLES = ("originate_disposition", "DIALSTATUS", "bridge_hangup_cause")
 BEFORE_BRIDGE = " ".join(["continue_on_fail=true", "hangup_after_bridge=false"]
                          + [f"{name}=" for name in RESULT_VARIABLES])
-# record_session records from the moment it starts, ringback included (1.6 s of a 2 s
-# ring were in the file on FreeSWITCH 1.11.1, tests/switch/freeswitch). With
+# record_session records from the moment it starts, ringback included (transcript 08:
+# record_ms 6520 for a 4.97 s conversation on FreeSWITCH 1.11.1; 08b: 4960). With
 # RECORD_BRIDGE_REQ the media bug waits until the channel is bridged (SMBF_BRIDGE_REQ,
 # switch_ivr_async.c record_session), so the file holds the conversation only.
 BEFORE_BRIDGE_RECORDED = BEFORE_BRIDGE + " RECORD_BRIDGE_REQ=true"

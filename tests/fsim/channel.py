@@ -945,8 +945,8 @@ class Call:
     def _app_record_session(self, arg):
         path = arg.split()[0] if arg.split() else ""
         # Real FreeSWITCH 1.11.1 records from this moment, ringback included; with
-        # RECORD_BRIDGE_REQ=true only from the bridge on (tests/switch/freeswitch,
-        # test_recording_holds_the_conversation_only; switch_ivr_async.c SMBF_BRIDGE_REQ).
+        # RECORD_BRIDGE_REQ=true only from the bridge on (transcripts 08 and 08b: record_ms
+        # 6520 vs 4960 for a 4.97 s conversation; switch_ivr_async.c SMBF_BRIDGE_REQ).
         bridge_req = self.vars.get("RECORD_BRIDGE_REQ", "").lower() in ("true", "yes", "on", "1")
         self.session_rec = (path, None if bridge_req else self.now())
         # transcript 03: RECORD_START (from switch_ivr_async.c), then EXECUTE_COMPLETE at once

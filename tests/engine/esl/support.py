@@ -19,6 +19,19 @@ GOODBYE = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n
 # ------------------------------------------------------------------------------ helpers
 
 
+def load_raw_stamped(name: str) -> list[tuple[str, str, bytes]]:
+    """Blocks of a raw transcript with their capture time: (direction, ISO time, bytes)."""
+    data = (RAW / name).read_bytes()
+    blocks, i = [], 0
+    while i < len(data):
+        nl = data.index(b"\n", i)
+        direction, stamp, length = data[i:nl].split(b" ")
+        n = int(length)
+        blocks.append((direction.decode(), stamp.decode(), data[nl + 1:nl + 1 + n]))
+        i = nl + 2 + n
+    return blocks
+
+
 def load_raw(name: str) -> list[tuple[str, bytes]]:
     """Blocks of a raw transcript: `<<<|>>> <timestamp> <length>\\n`, the bytes, `\\n`."""
     data = (RAW / name).read_bytes()

@@ -25,7 +25,8 @@ OUTBOUND = ["01-answer-playback.raw", "01b-answer-playback-no-linger.raw",
             "02-bridge-failover-final-message.raw", "03-record-session-bridge.raw",
             "04-voicemail-record-caller-hangup.raw", "04b-caller-hangup-during-playback.raw",
             "05-caller-hangup-during-bridge.raw", "06-malformed-and-unknown.raw",
-            "06b-bridge-busy-without-continue-on-fail.raw"]
+            "06b-bridge-busy-without-continue-on-fail.raw", "08-record-session-ringback.raw",
+            "08b-record-session-bridge-req.raw"]
 
 
 @pytest.mark.parametrize("name", OUTBOUND)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from engine.esl.framing import (FrameDecoder, Limits, Message, encode_commands, parse_headers,
                                 sendmsg)
 from rules.errors import FrameTooLarge, ProtocolError
-from tests.engine.esl.support import RAW, expected_events, load_raw
+from tests.engine.esl.support import RAW, expected_events, load_raw, load_raw_stamped
 
 TRANSCRIPTS = sorted(p.name for p in RAW.glob("*.raw"))
 
@@ -162,3 +162,37 @@ def test_commands_are_the_bytes_freeswitch_reads():
     assert encode_commands(["connect", "myevents"]) == b"connect\n\nmyevents\n\n"
     with pytest.raises(ValueError, match="application argument contains CR, LF or NUL"):
         sendmsg("playback", "a.wav\nexecute-app-name: system", app_uuid)
+
+
+# ------------------------------------------------------ what transcripts 08/08b show
+
+
+def _record_ms_and_bridge_seconds(name: str) -> tuple[int, float]:
+    """RECORD_STOP's record_ms, and CHANNEL_BRIDGE -> CHANNEL_UNBRIDGE by the capture's
+    clock, from one of the record_session captures."""
+    from datetime import datetime
+
+    times, record_ms = {}, None
+    for direction, stamp, data in load_raw_stamped(name):
+        if direction != "<<<":
+            continue
+        for headers, body in FrameDecoder().feed(data):
+            if headers["Content-Type"] != "text/event-plain":
+                continue
+            msg = Message.from_event_plain(body)
+            if msg.name in ("CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE"):
+                times.setdefault(msg.name, datetime.fromisoformat(stamp))
+            elif msg.name == "RECORD_STOP":
+                record_ms = int(msg.get("variable_record_ms"))
+    return record_ms, (times["CHANNEL_UNBRIDGE"] - times["CHANNEL_BRIDGE"]).total_seconds()
+
+
+def test_record_session_records_the_ringback_unless_bridge_required():
+    # Captured on FreeSWITCH 1.11.1 (tests/switch/freeswitch/capture.py): a pure forward,
+    # record_session before a bridge to a phone that rings 2 s and talks 5 s. Without
+    # RECORD_BRIDGE_REQ the file also holds the ringback; with it, only the conversation
+    # (why engine/freeswitch/bridge.py sets it; the simulator models both, tests/fsim).
+    ringback_ms, talked = _record_ms_and_bridge_seconds("08-record-session-ringback.raw")
+    assert ringback_ms / 1000 > talked + 1.0
+    bridged_ms, talked = _record_ms_and_bridge_seconds("08b-record-session-bridge-req.raw")
+    assert abs(bridged_ms / 1000 - talked) < 0.1
