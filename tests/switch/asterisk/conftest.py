@@ -7,27 +7,18 @@ basetemp.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.switch.asterisk import instance
 from tests.switch.asterisk.lab import Lab
+from tests.switch.tier import attach_logs, skip_or_require
 
 
 def pytest_collection_modifyitems(config, items):
-    """No switch: skip the tier with the install hint, or fail when switches are required."""
-    if instance.binary() is not None:
-        return
-    here = Path(__file__).parent
-    mine = [i for i in items if Path(str(i.fspath)).is_relative_to(here)]
-    if os.environ.get("CALLFLOW_REQUIRE_SWITCHES") == "1":
-        for item in mine:
-            item.add_marker(pytest.mark.usefixtures("_asterisk_required"))
-        return
-    for item in mine:
-        item.add_marker(pytest.mark.skip(reason=instance.INSTALL_HINT))
+    skip_or_require(items, Path(__file__).parent, instance.binary, instance.INSTALL_HINT,
+                    "_asterisk_required")
 
 
 @pytest.fixture(scope="session")
@@ -45,9 +36,4 @@ def ast_lab(tmp_path_factory):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    report = outcome.get_result()
-    lab = item.funcargs.get("ast_lab") if hasattr(item, "funcargs") else None
-    if report.failed and lab is not None:
-        report.sections.append(("Asterisk log (tail)", lab.ast.log_tail(8000)))
-        report.sections.append(("engine log (tail)", lab.engine.log_text()[-8000:]))
-        report.sections.append(("run folders", str(lab.root)))
+    attach_logs(item, outcome.get_result(), "ast_lab", "Asterisk", lambda lab: lab.ast.log_tail(8000))
