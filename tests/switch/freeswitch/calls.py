@@ -130,19 +130,17 @@ class PlacedCall:
                 legs[uid].hungup, legs[uid].cause = _ts(e), e.get("Hangup-Cause")
         return list(legs.values())
 
-    def caller_hangup(self) -> tuple[str, int]:
+    def caller_hangup(self, timeout: float = 10.0) -> tuple[str, int]:
         """(cause name, Q.850 code) that the caller's leg was hung up with: the name from
         the caller's leg, the code as the controlled channel sends it to the carrier
-        (``hangup_cause_q850``; mod_loopback passes the name on, not the code)."""
-        name = code = None
-        for e in self.events.snapshot():
-            if self._caller(e, "CHANNEL_HANGUP_COMPLETE"):
-                name = e.get("Hangup-Cause")
-            elif self._controlled(e, "CHANNEL_HANGUP_COMPLETE"):
-                code = int(e.get("variable_hangup_cause_q850") or 0)
-        if name is None or code is None:
-            raise AssertionError("the call has not hung up on both legs")
-        return name, code
+        (``hangup_cause_q850``; mod_loopback passes the name on, not the code). Waits for
+        both legs' CHANNEL_HANGUP_COMPLETE: the engine's call record can come first."""
+        caller = self.events.wait(lambda e: self._caller(e, "CHANNEL_HANGUP_COMPLETE"),
+                                  timeout, "CHANNEL_HANGUP_COMPLETE on the caller's leg")
+        controlled = self.events.wait(
+            lambda e: self._controlled(e, "CHANNEL_HANGUP_COMPLETE"), timeout,
+            "CHANNEL_HANGUP_COMPLETE on the controlled channel")
+        return caller.get("Hangup-Cause"), int(controlled.get("variable_hangup_cause_q850") or 0)
 
     def seconds_between(self, app: str) -> float:
         """Switch-clock seconds from the start of ``app`` on the controlled channel to the
