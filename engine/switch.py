@@ -61,6 +61,7 @@ class SwitchCall(Protocol):
     answered: bool
     accepted_at: float           # monotonic: when the switch handed the call over
     first_command_at: float | None
+    log: object                  # the call's logger; the runner binds it to the uuid
 
     @property
     def gone(self) -> bool:
