@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 from engine.agi.framing import (HANGUP, AgiDecoder, Environment, Limits, Reply,
                                 encode_command, parse_reply_line, quote_arg)
 from rules.errors import FrameTooLarge, ProtocolError
+from tests.asim.channel import parse_args   # res_agi's word splitting, as the simulator reads it
 from tests.asim.wire import all_prefixes, asterisk_bytes, exchanges
 
 WIRE = [p for p in all_prefixes() if p != "11"]     # 11: nothing listened, no bytes
@@ -221,30 +222,6 @@ def test_command_refuses_cr_lf_nul(bad):
 def test_command_names_are_checked(words):
     with pytest.raises(ValueError):
         encode_command(words)
-
-
-def parse_args(line: str) -> list[str]:
-    """Asterisk's res_agi parse_args, re-stated from its documented behaviour (quotes
-    group, backslash escapes the next character, spaces/tabs separate)."""
-    out, cur, quoted, escaped, started = [], [], False, False, False
-    for ch in line:
-        if ch == '"' and not escaped:
-            quoted = not quoted
-            started = True
-        elif ch in " \t" and not quoted and not escaped:
-            if started:
-                out.append("".join(cur))
-            cur, started = [], False
-        elif ch == "\\" and not escaped:
-            escaped = True
-            continue
-        else:
-            cur.append(ch)
-            started = True
-        escaped = False
-    if started:
-        out.append("".join(cur))
-    return out
 
 
 @settings(max_examples=300, deadline=None)
