@@ -30,7 +30,6 @@ Values sent are checked by ``framing.encode_command`` (``ValueError`` before sen
 from __future__ import annotations
 
 import logging
-import socket as _stdsocket
 from collections import deque
 
 import gevent
@@ -39,6 +38,7 @@ from gevent.event import AsyncResult, Event
 
 from engine.agi.framing import (DEFAULT_LIMITS, HANGUP, AgiDecoder, Environment, Limits,
                                 Reply, encode_command)
+from engine.peer_socket import close_quietly, reader_end, tune
 from rules.errors import CallerGone, CommandTimeout, ProtocolError
 
 __all__ = ["AgiConnection"]
@@ -57,11 +57,7 @@ class AgiConnection:
         self.sock = sock
         self.address = address
         self.command_timeout = command_timeout
-        try:
-            # One small line per command: no Nagle + delayed-ACK stall.
-            sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            pass
+        tune(sock)                          # one small line per command
         self._decoder = AgiDecoder(limits)
         self.environment: Environment | None = None
         self._env = AsyncResult()
@@ -117,7 +113,7 @@ class AgiConnection:
         reader = self._reader
         if reader is not None and not reader.dead and reader is not gevent.getcurrent():
             reader.kill(block=True, timeout=1)
-        self._close_socket()
+        close_quietly(self.sock)
 
     # -- internals ------------------------------------------------------------------
 
@@ -139,21 +135,11 @@ class AgiConnection:
         reason: tuple[type[Exception], str] = (CallerGone, "socket closed by Asterisk")
         try:
             self._read()
-        except CallerGone as e:
-            reason = (CallerGone, str(e))
-        except ProtocolError as e:
-            log.error("AGI protocol error on %s: %s; closing this connection", self.address, e)
-            reason = (ProtocolError, f"protocol error: {e}")
-        except OSError as e:
-            reason = (CallerGone, f"socket error: {e}")
-        except gevent.GreenletExit:
-            reason = (CallerGone, "connection closed")
-        except Exception as e:  # a bug here must not escape into the hub
-            log.exception("AGI reader failed on %s", self.address)
-            reason = (ProtocolError, f"internal error: {e!r}")
+        except (Exception, gevent.GreenletExit) as exc:
+            reason = reader_end(exc, log=log, protocol="AGI", peer=str(self.address))
         finally:
             self._shutdown(*reason)
-            self._close_socket()
+            close_quietly(self.sock)
 
     def _read(self) -> None:
         recv, decoder = self.sock.recv, self._decoder
@@ -192,8 +178,3 @@ class AgiConnection:
             if not waiting.ready():
                 waiting.set_exception(cls(text))
 
-    def _close_socket(self) -> None:
-        try:
-            self.sock.close()
-        except Exception:
-            pass

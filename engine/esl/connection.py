@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import logging
 import random
-import socket as _stdsocket
 from collections import OrderedDict, deque
 from typing import Callable
 
@@ -72,7 +71,8 @@ from greenswitch.esl import ESLProtocol
 from engine.esl.framing import (DEFAULT_LIMITS, FrameDecoder, Limits, Message, check_field,
                                 encode_commands, sendmsg)
 from engine.esl.requests import AppRequest, CommandRejected, EventWait, ReplyWait
-from rules.errors import CallerGone, CommandTimeout, ProtocolError
+from engine.peer_socket import close_quietly, reader_end, tune
+from rules.errors import CallerGone, CommandTimeout
 
 __all__ = ["CommandRejected", "OutboundConnection"]
 
@@ -107,11 +107,7 @@ class OutboundConnection(ESLProtocol):
         self.sock = sock
         self.address = address
         self.command_timeout = command_timeout
-        try:
-            # Small request/reply writes: don't let Nagle + delayed ACK add 40 ms.
-            sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            pass
+        tune(sock)
         self._decoder = FrameDecoder(limits)
         self.limits = limits
         self.connected = True
@@ -251,7 +247,7 @@ class OutboundConnection(ESLProtocol):
             # GreenletExit is thrown at its blocking recv; its finally closes the socket.
             reader.kill(block=True, timeout=1)
         if reader is None or reader.dead:
-            self._close_socket()
+            close_quietly(self.sock)
 
     def stop(self) -> None:
         # why: greenswitch's stop sends `exit` and waits for it without a timeout.
@@ -323,22 +319,12 @@ class OutboundConnection(ESLProtocol):
         reason: tuple[type[Exception], str] = (CallerGone, "socket closed by FreeSWITCH")
         try:
             self._read_frames()
-        except CallerGone as e:
-            reason = (CallerGone, str(e))
-        except ProtocolError as e:
-            log.error("ESL protocol error on %s (uuid %s): %s; closing this connection",
-                      self.address, self.uuid, e)
-            reason = (ProtocolError, f"protocol error: {e}")
-        except OSError as e:  # connection reset, ...
-            reason = (CallerGone, f"socket error: {e}")
-        except gevent.GreenletExit:
-            reason = (CallerGone, "connection closed")
-        except Exception as e:  # a bug here must not escape into the hub
-            log.exception("ESL reader failed on %s (uuid %s)", self.address, self.uuid)
-            reason = (ProtocolError, f"internal error: {e!r}")
+        except (Exception, gevent.GreenletExit) as exc:
+            reason = reader_end(exc, log=log, protocol="ESL",
+                                peer=f"{self.address} (uuid {self.uuid})")
         finally:
             self._shutdown(*reason)
-            self._close_socket()
+            close_quietly(self.sock)
 
     def _read_frames(self) -> None:
         recv, decoder = self.sock.recv, self._decoder
@@ -469,11 +455,6 @@ class OutboundConnection(ESLProtocol):
         for waiter in waiters:
             waiter.result.set_exception(cls(text))
 
-    def _close_socket(self) -> None:
-        try:
-            self.sock.close()
-        except Exception:
-            pass
 
 
 def _check_ok(cmd: str, reply: Message) -> None:
